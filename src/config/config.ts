@@ -1,0 +1,50 @@
+import type { MysqlTarget } from './dsn';
+
+export type DatabaseConfig =
+  | { dialect: 'sqlite'; path: string }
+  | { dialect: 'mysql'; target: MysqlTarget; poolMax: number };
+
+export interface BootstrapUser {
+  name: string;
+  isSuperUser: boolean;
+  groups: string[];
+  /** Plain-text tokens (hashed on import) or `sha256:<hex>` digests. */
+  tokens: string[];
+}
+
+export interface RbacGrantFromConfig {
+  userName: string;
+  clusterId: string;
+  roles: string[];
+}
+
+export interface ListenerConfig {
+  address: string;
+  port: number;
+}
+
+/** The validated, normalised configuration. Built once at start-up; never mutated. */
+export interface Config {
+  readonly dataDir: string;
+  readonly tls?: { certFile: string; keyFile: string; caFile?: string; verifyClientTls: boolean } & ListenerConfig;
+  readonly plain?: ListenerConfig;
+  readonly allowInsecureListener: boolean;
+  /** URL this gateway is reached at, written into generated kubeconfigs. */
+  readonly publicUrl?: string;
+  readonly database: DatabaseConfig;
+  readonly encryption: { keys: { id: string; key: Buffer }[]; primary: string } | { keyFile: string };
+  readonly bootstrapUsers: BootstrapUser[];
+  readonly createDefaultAdmin: boolean;
+  readonly rbac: {
+    turnOnRbac: boolean;
+    turnOnAuth: boolean;
+    turnOnConf: boolean;
+    rbacData: RbacGrantFromConfig[];
+  };
+  readonly graphql: { maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
+  readonly tokens: { defaultTtlSeconds: number; maxTtlSeconds: number };
+  readonly zookeeper?: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Keys found in the file that this gateway does not use (reported once at start-up). */
+  readonly ignoredKeys: string[];
+}

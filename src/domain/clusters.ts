@@ -1,0 +1,96 @@
+import { ref, UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
+import { randomAlphanumeric } from '../crypto/tokens';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { Cluster, type ClusterProvider, type ClusterType } from '../store/entities';
+import { requireSuperUser } from './authorize';
+import type { DomainContext, Principal } from './context';
+import { decodeCursor, encodeCursor, pageSize, type Page, type PageArgs } from './pagination';
+import { optionalString, requireName } from './validate';
+
+export const CLUSTER_TYPES: readonly ClusterType[] = ['k8s', 'mesos', 'tke'];
+
+export interface CreateClusterInput {
+  id: string;
+  clusterType?: string | null;
+  provider?: ClusterProvider;
+  projectId?: string | null;
+  tkeClusterId?: string | null;
+  tkeClusterRegion?: string | null;
+}
+
+export function parseClusterType(value: string | null | undefined): ClusterType {
+  // The original treats an empty type as k8s.
+  if (value === undefined || value === null || value === '') return 'k8s';
+  const t = value.toLowerCase();
+  if (!(CLUSTER_TYPES as readonly string[]).includes(t)) {
+    throw new ValidationError('cluster_type', `field 'cluster_type' must be one of ${CLUSTER_TYPES.join(', ')} (got "${value}")`);
+  }
+  return t as ClusterType;
+}
+
+/** Creates a cluster under the id its creator chose. Only super users may register clusters. */
+export async function createCluster(ctx: DomainContext, actor: Principal | undefined, input: CreateClusterInput): Promise<Cluster> {
+  if (actor) requireSuperUser(actor, 'create clusters');
+  const id = requireName('id', input.id, 100);
+  const cluster = new Cluster();
+  cluster.id = id;
+  cluster.clusterType = parseClusterType(input.clusterType);
+  cluster.provider = input.provider ?? 'bcs';
+  cluster.projectId = optionalString('project_id', input.projectId, 64) ?? null;
+  cluster.tkeClusterId = optionalString('tke_cluster_id', input.tkeClusterId, 100) ?? null;
+  cluster.tkeClusterRegion = optionalString('tke_cluster_region', input.tkeClusterRegion, 100) ?? null;
+  if (cluster.clusterType === 'tke' && (!cluster.tkeClusterId || !cluster.tkeClusterRegion)) {
+    throw new ValidationError('tke_cluster_id', "tke clusters need 'tke_cluster_id' and 'tke_cluster_region'");
+  }
+  cluster.identifier = `${id.toLowerCase()}-${randomAlphanumeric(16).toLowerCase()}`;
+  cluster.creator = actor ? ref(actor.user) : null;
+  cluster.createdAt = ctx.now();
+  try {
+    await ctx.em.persistAndFlush(cluster);
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException) throw new ConflictError(`cluster ${id} already exists`, { id });
+    throw err;
+  }
+  return cluster;
+}
+
+export async function getCluster(ctx: DomainContext, id: string): Promise<Cluster> {
+  const cluster = await ctx.em.findOne(Cluster, { id });
+  if (!cluster) throw new NotFoundError('cluster', id);
+  return cluster;
+}
+
+/** Tunnel paths name a cluster by id or by identifier. */
+export async function findClusterByIdOrIdentifier(ctx: DomainContext, key: string): Promise<Cluster | null> {
+  return ctx.em.findOne(Cluster, { $or: [{ id: key }, { identifier: key }] });
+}
+
+export interface ClusterFilter {
+  idContains?: string | null;
+  projectId?: string | null;
+  clusterType?: string | null;
+}
+
+/** Every authenticated user may list clusters (not their credentials). */
+export async function listClusters(ctx: DomainContext, filter: ClusterFilter, page: PageArgs): Promise<Page<Cluster>> {
+  const where: FilterQuery<Cluster> = {};
+  if (filter.idContains) where.id = { $like: `%${filter.idContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+  if (filter.projectId) where.projectId = filter.projectId;
+  if (filter.clusterType) where.clusterType = parseClusterType(filter.clusterType);
+  const limit = pageSize(page);
+  const after = decodeCursor<string>(page.after, 'string');
+  const [items, totalCount] = await Promise.all([
+    ctx.em.find(Cluster, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 }),
+    ctx.em.count(Cluster, where),
+  ]);
+  const slice = items.slice(0, limit);
+  return { items: slice, hasNextPage: items.length > limit, cursors: slice.map((c) => encodeCursor(c.id)), totalCount };
+}
+
+/** Deletes a cluster with its register tokens and credentials (database cascade). */
+export async function deleteCluster(ctx: DomainContext, actor: Principal, id: string): Promise<Cluster> {
+  requireSuperUser(actor, 'delete clusters');
+  const cluster = await getCluster(ctx, id);
+  await ctx.em.removeAndFlush(cluster);
+  return cluster;
+}

@@ -1,0 +1,57 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { Config } from './config/config';
+import { Keyring, loadOrCreateKeyFile } from './crypto/keyring';
+import { bootstrapUsers, type BootstrapResult } from './domain/bootstrap';
+import type { DomainContext, DomainDeps } from './domain/context';
+import type { Logger } from './log';
+import { migrateUp, openStore, type StoreOptions } from './store/orm';
+
+/** Everything the edges (GraphQL, REST, proxy) share for the life of the process. */
+export interface Runtime {
+  config: Config;
+  orm: MikroORM;
+  deps: DomainDeps;
+  logger: Logger;
+  /** A fresh unit of work (forked entity manager) for one request. */
+  context(): DomainContext;
+  close(): Promise<void>;
+}
+
+export function keyringFromConfig(config: Config, logger: Logger): Keyring {
+  if ('keys' in config.encryption) return new Keyring(config.encryption.keys, config.encryption.primary);
+  const { keyring, created } = loadOrCreateKeyFile(config.encryption.keyFile);
+  if (created) {
+    logger.warn(
+      { keyFile: config.encryption.keyFile },
+      'created a new encryption key file (mode 0600) for secrets at rest; back it up: without it stored register tokens and cluster credentials cannot be read',
+    );
+  }
+  return keyring;
+}
+
+export interface RuntimeOptions extends StoreOptions {
+  /** Apply pending migrations before serving (serve does; tests and the CLI may choose). */
+  migrate?: boolean;
+  now?: () => Date;
+}
+
+export type StartedRuntime = Runtime & { bootstrap: BootstrapResult };
+
+export async function startRuntime(config: Config, logger: Logger, opts: RuntimeOptions = {}): Promise<StartedRuntime> {
+  const keyring = keyringFromConfig(config, logger);
+  const orm = await openStore(config.database, opts);
+  try {
+    if (opts.migrate !== false) {
+      const applied = await migrateUp(orm);
+      if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
+    }
+    const deps: DomainDeps = { keyring, config, now: opts.now ?? (() => new Date()) };
+    const context = (): DomainContext => ({ ...deps, em: orm.em.fork() });
+    const bootstrap = await bootstrapUsers(context(), config.bootstrapUsers, config.createDefaultAdmin);
+    if (bootstrap.createdUsers.length) logger.info({ users: bootstrap.createdUsers }, 'created bootstrap users');
+    return { config, orm, deps, logger, context, close: () => orm.close(), bootstrap };
+  } catch (err) {
+    await orm.close();
+    throw err;
+  }
+}
