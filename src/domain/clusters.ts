@@ -79,10 +79,8 @@ export async function listClusters(ctx: DomainContext, filter: ClusterFilter, pa
   if (filter.clusterType) where.clusterType = parseClusterType(filter.clusterType);
   const limit = pageSize(page);
   const after = decodeCursor<string>(page.after, 'string');
-  const [items, totalCount] = await Promise.all([
-    ctx.em.find(Cluster, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 }),
-    ctx.em.count(Cluster, where),
-  ]);
+  const items = await ctx.em.find(Cluster, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 });
+  const totalCount = (): Promise<number> => ctx.em.count(Cluster, where);
   const slice = items.slice(0, limit);
   return { items: slice, hasNextPage: items.length > limit, cursors: slice.map((c) => encodeCursor(c.id)), totalCount };
 }

@@ -10,7 +10,8 @@ export interface Page<T> {
   hasNextPage: boolean;
   /** Cursor of each item, in order. */
   cursors: string[];
-  totalCount: number;
+  /** Counted only when asked for, so listing pages costs one query. */
+  totalCount: () => Promise<number>;
 }
 
 export const MAX_PAGE = 500;

@@ -79,10 +79,8 @@ export async function listTokens(ctx: DomainContext, actor: Principal, filter: T
   if (!filter.includeExpired) where.$or = [{ expiresAt: null }, { expiresAt: { $gt: ctx.now() } }];
   const limit = pageSize(page);
   const after = decodeCursor<number>(page.after, 'number');
-  const [items, totalCount] = await Promise.all([
-    ctx.em.find(ApiToken, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 }),
-    ctx.em.count(ApiToken, where),
-  ]);
+  const items = await ctx.em.find(ApiToken, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 });
+  const totalCount = (): Promise<number> => ctx.em.count(ApiToken, where);
   const slice = items.slice(0, limit);
   return { items: slice, hasNextPage: items.length > limit, cursors: slice.map((t) => encodeCursor(t.id)), totalCount };
 }

@@ -58,10 +58,8 @@ export async function listUsers(ctx: DomainContext, actor: Principal, filter: Us
   if (filter.disabled === false) where.disabledAt = null;
   const limit = pageSize(page);
   const after = decodeCursor<number>(page.after, 'number');
-  const [items, totalCount] = await Promise.all([
-    ctx.em.find(User, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 }),
-    ctx.em.count(User, where),
-  ]);
+  const items = await ctx.em.find(User, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 });
+  const totalCount = (): Promise<number> => ctx.em.count(User, where);
   const hasNextPage = items.length > limit;
   const slice = items.slice(0, limit);
   return { items: slice, hasNextPage, cursors: slice.map((u) => encodeCursor(u.id)), totalCount };
