@@ -168,7 +168,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     const res = schema.safeParse(found.value);
     if (res.success) return res.data;
     for (const issue of res.error.issues) {
-      const sub = issue.path.length ? `[${issue.path.join('].[')}]` : '';
+      const sub = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
       problems.push(`${found.key}${sub}: ${issue.message}`);
     }
     return fallback;

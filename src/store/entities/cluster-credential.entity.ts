@@ -1,4 +1,4 @@
-import { Entity, OneToOne, PrimaryKey, Property, type Ref } from '@mikro-orm/core';
+import { ArrayType, Entity, OneToOne, PrimaryKey, Property, type Ref } from '@mikro-orm/core';
 import { Cluster } from './cluster.entity';
 
 /**
@@ -13,7 +13,8 @@ export class ClusterCredential {
   @OneToOne(() => Cluster, { ref: true, owner: true, unique: true, deleteRule: 'cascade' })
   cluster!: Ref<Cluster>;
 
-  @Property({ type: 'json' })
+  /** Comma-joined text rather than JSON (see User.groups); addresses never contain commas. */
+  @Property({ type: ArrayType, columnType: 'text' })
   serverAddresses: string[] = [];
 
   @Property({ type: 'text' })

@@ -1,4 +1,4 @@
-import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
+import { ArrayType, Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 
 /** The original user-manager's user kinds; `admin` users are super users. */
 export type UserType = 'admin' | 'saas' | 'plain';
@@ -17,7 +17,8 @@ export class User {
   @Property({ type: 'string', length: 16, default: 'plain' })
   userType: UserType = 'plain';
 
-  @Property({ type: 'json' })
+  /** Comma-joined text rather than JSON: MariaDB has no native JSON type and returns it as a string. */
+  @Property({ type: ArrayType, columnType: 'text' })
   groups: string[] = [];
 
   @Index()

@@ -1,9 +1,9 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261122143503_initial extends Migration {
+export class Migration20261122143815_initial extends Migration {
 
   override async up(): Promise<void> {
-    this.addSql(`create table \`users\` (\`id\` integer not null primary key autoincrement, \`name\` text not null, \`is_super_user\` integer not null default false, \`user_type\` text not null default 'plain', \`groups\` json not null, \`created_at\` datetime not null, \`updated_at\` datetime not null, \`disabled_at\` datetime null);`);
+    this.addSql(`create table \`users\` (\`id\` integer not null primary key autoincrement, \`name\` text not null, \`is_super_user\` integer not null default false, \`user_type\` text not null default 'plain', \`groups\` text not null, \`created_at\` datetime not null, \`updated_at\` datetime not null, \`disabled_at\` datetime null);`);
     this.addSql(`create unique index \`users_name_unique\` on \`users\` (\`name\`);`);
     this.addSql(`create index \`users_created_at_index\` on \`users\` (\`created_at\`);`);
 
@@ -17,7 +17,7 @@ export class Migration20261122143503_initial extends Migration {
     this.addSql(`create unique index \`register_tokens_active_for_unique\` on \`register_tokens\` (\`active_for\`);`);
     this.addSql(`create index \`register_tokens_created_by_id_index\` on \`register_tokens\` (\`created_by_id\`);`);
 
-    this.addSql(`create table \`cluster_credentials\` (\`id\` integer not null primary key autoincrement, \`cluster_id\` text not null, \`server_addresses\` json not null, \`ca_cert_sealed\` text not null, \`ca_fingerprint\` text not null, \`user_token_sealed\` text not null, \`cluster_domain\` text null, \`reporter_address\` text null, \`reported_at\` datetime not null, \`created_at\` datetime not null, \`updated_at\` datetime not null, constraint \`cluster_credentials_cluster_id_foreign\` foreign key(\`cluster_id\`) references \`clusters\`(\`id\`) on delete cascade on update cascade);`);
+    this.addSql(`create table \`cluster_credentials\` (\`id\` integer not null primary key autoincrement, \`cluster_id\` text not null, \`server_addresses\` text not null, \`ca_cert_sealed\` text not null, \`ca_fingerprint\` text not null, \`user_token_sealed\` text not null, \`cluster_domain\` text null, \`reporter_address\` text null, \`reported_at\` datetime not null, \`created_at\` datetime not null, \`updated_at\` datetime not null, constraint \`cluster_credentials_cluster_id_foreign\` foreign key(\`cluster_id\`) references \`clusters\`(\`id\`) on delete cascade on update cascade);`);
     this.addSql(`create unique index \`cluster_credentials_cluster_id_unique\` on \`cluster_credentials\` (\`cluster_id\`);`);
 
     this.addSql(`create table \`api_tokens\` (\`id\` integer not null primary key autoincrement, \`user_id\` integer not null, \`name\` text not null, \`type\` text not null, \`digest\` text not null, \`hint\` text not null, \`created_at\` datetime not null, \`expires_at\` datetime null, \`last_used_at\` datetime null, \`revoked_at\` datetime null, constraint \`api_tokens_user_id_foreign\` foreign key(\`user_id\`) references \`users\`(\`id\`) on delete cascade on update cascade);`);

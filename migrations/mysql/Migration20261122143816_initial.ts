@@ -1,9 +1,9 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261122143504_initial extends Migration {
+export class Migration20261122143816_initial extends Migration {
 
   override async up(): Promise<void> {
-    this.addSql(`create table \`users\` (\`id\` int unsigned not null auto_increment primary key, \`name\` varchar(255) not null, \`is_super_user\` tinyint(1) not null default false, \`user_type\` varchar(16) not null default 'plain', \`groups\` json not null, \`created_at\` datetime(3) not null, \`updated_at\` datetime(3) not null, \`disabled_at\` datetime(3) null) default character set utf8mb4 engine = InnoDB;`);
+    this.addSql(`create table \`users\` (\`id\` int unsigned not null auto_increment primary key, \`name\` varchar(255) not null, \`is_super_user\` tinyint(1) not null default false, \`user_type\` varchar(16) not null default 'plain', \`groups\` text not null, \`created_at\` datetime(3) not null, \`updated_at\` datetime(3) not null, \`disabled_at\` datetime(3) null) default character set utf8mb4 engine = InnoDB;`);
     this.addSql(`alter table \`users\` add unique \`users_name_unique\`(\`name\`);`);
     this.addSql(`alter table \`users\` add index \`users_created_at_index\`(\`created_at\`);`);
 
@@ -17,7 +17,7 @@ export class Migration20261122143504_initial extends Migration {
     this.addSql(`alter table \`register_tokens\` add unique \`register_tokens_active_for_unique\`(\`active_for\`);`);
     this.addSql(`alter table \`register_tokens\` add index \`register_tokens_created_by_id_index\`(\`created_by_id\`);`);
 
-    this.addSql(`create table \`cluster_credentials\` (\`id\` int unsigned not null auto_increment primary key, \`cluster_id\` varchar(100) not null, \`server_addresses\` json not null, \`ca_cert_sealed\` text not null, \`ca_fingerprint\` varchar(95) not null, \`user_token_sealed\` text not null, \`cluster_domain\` varchar(255) null, \`reporter_address\` varchar(64) null, \`reported_at\` datetime(3) not null, \`created_at\` datetime(3) not null, \`updated_at\` datetime(3) not null) default character set utf8mb4 engine = InnoDB;`);
+    this.addSql(`create table \`cluster_credentials\` (\`id\` int unsigned not null auto_increment primary key, \`cluster_id\` varchar(100) not null, \`server_addresses\` text not null, \`ca_cert_sealed\` text not null, \`ca_fingerprint\` varchar(95) not null, \`user_token_sealed\` text not null, \`cluster_domain\` varchar(255) null, \`reporter_address\` varchar(64) null, \`reported_at\` datetime(3) not null, \`created_at\` datetime(3) not null, \`updated_at\` datetime(3) not null) default character set utf8mb4 engine = InnoDB;`);
     this.addSql(`alter table \`cluster_credentials\` add unique \`cluster_credentials_cluster_id_unique\`(\`cluster_id\`);`);
 
     this.addSql(`create table \`api_tokens\` (\`id\` int unsigned not null auto_increment primary key, \`user_id\` int unsigned not null, \`name\` varchar(128) not null, \`type\` varchar(16) not null, \`digest\` varchar(64) not null, \`hint\` varchar(16) not null, \`created_at\` datetime(3) not null, \`expires_at\` datetime(3) null, \`last_used_at\` datetime(3) null, \`revoked_at\` datetime(3) null) default character set utf8mb4 engine = InnoDB;`);
