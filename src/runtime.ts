@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { Config } from './config/config';
 import { Keyring, loadOrCreateKeyFile } from './crypto/keyring';
 import { bootstrapUsers, type BootstrapResult } from './domain/bootstrap';
+import { ChangeBus } from './domain/changes';
 import type { DomainContext, DomainDeps } from './domain/context';
 import type { Logger } from './log';
 import { migrateUp, openStore, type StoreOptions } from './store/orm';
@@ -45,7 +46,7 @@ export async function startRuntime(config: Config, logger: Logger, opts: Runtime
       const applied = await migrateUp(orm);
       if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
     }
-    const deps: DomainDeps = { keyring, config, now: opts.now ?? (() => new Date()) };
+    const deps: DomainDeps = { keyring, config, now: opts.now ?? (() => new Date()), changes: new ChangeBus() };
     const context = (): DomainContext => ({ ...deps, em: orm.em.fork() });
     const bootstrap = await bootstrapUsers(context(), config.bootstrapUsers, config.createDefaultAdmin);
     if (bootstrap.createdUsers.length) logger.info({ users: bootstrap.createdUsers }, 'created bootstrap users');

@@ -3,6 +3,7 @@ import { randomAlphanumeric } from '../crypto/tokens';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { Cluster, type ClusterProvider, type ClusterType } from '../store/entities';
 import { requireSuperUser } from './authorize';
+import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
 import { decodeCursor, encodeCursor, pageSize, type Page, type PageArgs } from './pagination';
 import { optionalString, requireName } from './validate';
@@ -46,7 +47,9 @@ export async function createCluster(ctx: DomainContext, actor: Principal | undef
   cluster.creator = actor ? ref(actor.user) : null;
   cluster.createdAt = ctx.now();
   try {
-    await ctx.em.persistAndFlush(cluster);
+    ctx.em.persist(cluster);
+    // Announced so caches that remembered this id as unknown forget it.
+    await commitWithChange(ctx, 'cluster', id);
   } catch (err) {
     if (err instanceof UniqueConstraintViolationException) throw new ConflictError(`cluster ${id} already exists`, { id });
     throw err;
@@ -89,6 +92,9 @@ export async function listClusters(ctx: DomainContext, filter: ClusterFilter, pa
 export async function deleteCluster(ctx: DomainContext, actor: Principal, id: string): Promise<Cluster> {
   requireSuperUser(actor, 'delete clusters');
   const cluster = await getCluster(ctx, id);
-  await ctx.em.removeAndFlush(cluster);
+  const { identifier } = cluster;
+  ctx.em.remove(cluster);
+  await commitWithChange(ctx, 'cluster', id);
+  ctx.changes.publish('cluster', identifier);
   return cluster;
 }

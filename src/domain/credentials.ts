@@ -3,6 +3,7 @@ import { ref } from '@mikro-orm/core';
 import { NotFoundError, ValidationError } from '../errors';
 import { ClusterCredential } from '../store/entities';
 import { requireSuperUser } from './authorize';
+import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
 import { getCluster } from './clusters';
 import { verifyRegisterToken } from './register-tokens';
@@ -90,7 +91,7 @@ export async function reportCredentials(ctx: DomainContext, clusterId: string, r
   cred.reporterAddress = report.reporterAddress?.slice(0, 64) ?? null;
   cred.reportedAt = now;
   cred.updatedAt = now;
-  await ctx.em.flush();
+  await commitWithChange(ctx, 'credential', cluster.id);
   return cred;
 }
 

@@ -3,6 +3,7 @@ import { newApiToken, sha256Hex, tokenHint } from '../crypto/tokens';
 import { NotFoundError } from '../errors';
 import { ApiToken, type ApiTokenType, type User } from '../store/entities';
 import { requireSelfOrSuperUser } from './authorize';
+import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
 import { decodeCursor, encodeCursor, pageSize, type Page, type PageArgs } from './pagination';
 import { optionalString, ttlSeconds } from './validate';
@@ -60,7 +61,7 @@ export async function revokeToken(ctx: DomainContext, actor: Principal, id: numb
   // Someone else's token is reported as missing, so ids of other users' tokens are not confirmed.
   if (!token || (!actor.user.isSuperUser && token.user.id !== actor.user.id)) throw new NotFoundError('token', String(id));
   token.revokedAt = token.revokedAt ?? ctx.now();
-  await ctx.em.flush();
+  await commitWithChange(ctx, 'token', token.digest);
   return token;
 }
 

@@ -2,6 +2,7 @@ import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { User, type UserType } from '../store/entities';
 import { requireSuperUser } from './authorize';
+import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
 import { decodeCursor, encodeCursor, pageSize, type Page, type PageArgs } from './pagination';
 import { groupsList, requireName } from './validate';
@@ -70,7 +71,7 @@ export async function setUserDisabled(ctx: DomainContext, actor: Principal, id: 
   if (disabled && actor.user.id === id) throw new ValidationError('id', 'you cannot disable yourself');
   const user = await getUser(ctx, id);
   user.disabledAt = disabled ? (user.disabledAt ?? ctx.now()) : null;
-  await ctx.em.flush();
+  await commitWithChange(ctx, 'user', user.id);
   return user;
 }
 
@@ -79,6 +80,7 @@ export async function deleteUser(ctx: DomainContext, actor: Principal, id: numbe
   requireSuperUser(actor, 'delete users');
   if (actor.user.id === id) throw new ValidationError('id', 'you cannot delete yourself');
   const user = await getUser(ctx, id);
-  await ctx.em.removeAndFlush(user);
+  ctx.em.remove(user);
+  await commitWithChange(ctx, 'user', id);
   return user;
 }

@@ -1,0 +1,62 @@
+import { EventEmitter } from 'node:events';
+import type { EntityManager } from '@mikro-orm/core';
+import { ChangeEvent, type ChangeKind } from '../store/entities';
+import type { DomainContext } from './context';
+
+export type ChangeListener = (kind: ChangeKind, key: string) => void;
+
+/** In-process fan-out of committed changes, so caches in this process react without polling delay. */
+export class ChangeBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    // Every cache subscribes once; there is no per-request listener.
+    this.emitter.setMaxListeners(100);
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.emitter.on('change', listener);
+    return () => this.emitter.off('change', listener);
+  }
+
+  publish(kind: ChangeKind, key: string): void {
+    this.emitter.emit('change', kind, key);
+  }
+}
+
+/**
+ * Records a change in the feed that out-of-process caches poll (the proxy may run as a sidecar against
+ * the same database), flushes it together with the caller's pending changes, then tells this process.
+ */
+export async function commitWithChange(ctx: DomainContext, kind: ChangeKind, key: string | number): Promise<void> {
+  const event = new ChangeEvent();
+  event.kind = kind;
+  event.key = String(key);
+  event.createdAt = ctx.now();
+  ctx.em.persist(event);
+  await ctx.em.flush();
+  ctx.changes.publish(kind, String(key));
+}
+
+export interface ChangeRecord {
+  id: number;
+  kind: ChangeKind;
+  key: string;
+}
+
+/** The feed after `afterId`, oldest first (one indexed range query). */
+export async function changesSince(em: EntityManager, afterId: number, limit = 1000): Promise<ChangeRecord[]> {
+  const rows = await em.find(ChangeEvent, { id: { $gt: afterId } }, { orderBy: { id: 'asc' }, limit, fields: ['id', 'kind', 'key'] });
+  return rows.map((r) => ({ id: r.id, kind: r.kind, key: r.key }));
+}
+
+/** Where the feed ends now; a new reader starts here (its caches are empty anyway). */
+export async function latestChangeId(em: EntityManager): Promise<number> {
+  const last = await em.findOne(ChangeEvent, {}, { orderBy: { id: 'desc' }, fields: ['id'] });
+  return last?.id ?? 0;
+}
+
+/** Drops feed rows older than `before`; readers poll far more often than that. */
+export async function pruneChanges(em: EntityManager, before: Date): Promise<number> {
+  return em.nativeDelete(ChangeEvent, { createdAt: { $lt: before } });
+}
