@@ -34,5 +34,10 @@ export function ttlSeconds(field: string, value: number | undefined | null, fall
 export function groupsList(field: string, value: unknown): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ValidationError(field, `field '${field}' must be a list of group names`);
-  return value.map((g, i) => requireName(`${field}[${i}]`, g, 128));
+  return value.map((g, i) => {
+    const name = requireName(`${field}[${i}]`, g, 128);
+    // Kubernetes reserves system: groups (system:masters is cluster-admin); the gateway never grants them.
+    if (/^system:/i.test(name)) throw new ValidationError(`${field}[${i}]`, `group '${name}' is reserved by Kubernetes and cannot be assigned`);
+    return name;
+  });
 }
