@@ -1,9 +1,11 @@
+import { createProxy } from '../proxy';
 import type { Config } from './config/config';
 import { createGraphqlMounts } from './graphql';
 import { healthMounts } from './http/health';
 import { startListeners, type Listening } from './http/server';
 import type { Mount } from './http/types';
 import type { Logger } from './log';
+import { createRegistry, metricsMount } from './metrics';
 import { createRestMounts } from './rest';
 import { startRuntime, type Runtime, type RuntimeOptions, type StartedRuntime } from './runtime';
 
@@ -17,15 +19,25 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/**
+ * The one place `src/` reaches into `proxy/`: the co-deployed proxy shares this process's runtime
+ * (store, keyring, change bus) unless it runs alone as a sidecar (`--role proxy`).
+ */
 export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () => boolean): Promise<{ mounts: Mount[]; stop(): Promise<void> }> {
-  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown)];
-  let stopGraphql = async (): Promise<void> => undefined;
+  const registry = createRegistry();
+  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown), metricsMount(registry)];
+  const stops: (() => Promise<void>)[] = [];
+  if (role !== 'api') {
+    const proxy = await createProxy(rt, registry);
+    stops.push(proxy.stop);
+    mounts.push(...proxy.mounts);
+  }
   if (role !== 'proxy') {
     const gql = await createGraphqlMounts(rt);
-    stopGraphql = gql.stop;
+    stops.push(gql.stop);
     mounts.push(...gql.mounts, ...createRestMounts(rt));
   }
-  return { mounts, stop: stopGraphql };
+  return { mounts, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
 
 /** The composition root: store, domain, edges, listeners. */

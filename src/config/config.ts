@@ -43,6 +43,16 @@ export interface Config {
   };
   readonly graphql: { maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
   readonly tokens: { defaultTtlSeconds: number; maxTtlSeconds: number };
+  readonly proxy: {
+    /** Name verified in cluster apiserver certificates (the original's `kubernetes`). */
+    upstreamServerName: string;
+    connectTimeoutSeconds: number;
+    /** Deadline for response headers on requests that are not watches, logs -f or upgrades. */
+    responseTimeoutSeconds: number;
+    /** Proxied requests in flight at once (watches and upgrades included); beyond it 429. */
+    maxInflight: number;
+    healthIntervalSeconds: number;
+  };
   readonly zookeeper?: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Keys found in the file that this gateway does not use (reported once at start-up). */

@@ -44,6 +44,11 @@ const ALIASES = {
   defaultTtl: ['tokens.default_ttl_seconds'],
   maxTtl: ['tokens.max_ttl_seconds'],
   zookeeper: ['bcs_zookeeper', 'zookeeper.hosts'],
+  upstreamServerName: ['proxy.upstream_server_name'],
+  connectTimeout: ['proxy.connect_timeout_seconds'],
+  responseTimeout: ['proxy.response_timeout_seconds'],
+  maxInflight: ['proxy.max_inflight'],
+  healthInterval: ['proxy.health_interval_seconds'],
   logLevel: ['log_level', 'log.level'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -277,6 +282,13 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       introspection: get('introspection', bool, true),
     },
     tokens: { defaultTtlSeconds, maxTtlSeconds },
+    proxy: {
+      upstreamServerName: get('upstreamServerName', nonEmpty, 'kubernetes'),
+      connectTimeoutSeconds: get('connectTimeout', positiveInt, 5),
+      responseTimeoutSeconds: get('responseTimeout', positiveInt, 60),
+      maxInflight: get('maxInflight', positiveInt, 4096),
+      healthIntervalSeconds: get('healthInterval', positiveInt, 5),
+    },
     zookeeper: get('zookeeper', nonEmpty),
     logLevel: get('logLevel', logLevel, 'info'),
     ignoredKeys: [],

@@ -52,7 +52,7 @@ export async function changesSince(em: EntityManager, afterId: number, limit = 1
 
 /** Where the feed ends now; a new reader starts here (its caches are empty anyway). */
 export async function latestChangeId(em: EntityManager): Promise<number> {
-  const last = await em.findOne(ChangeEvent, {}, { orderBy: { id: 'desc' }, fields: ['id'] });
+  const [last] = await em.find(ChangeEvent, {}, { orderBy: { id: 'desc' }, limit: 1, fields: ['id'] });
   return last?.id ?? 0;
 }
 

@@ -1,7 +1,16 @@
-import type { Runtime } from '../runtime';
+import { graphiqlAssetMounts } from '../http/graphiql';
 import type { Mount } from '../http/types';
+import type { Runtime } from '../runtime';
+import { createApolloServer } from './apollo';
+import { createGraphqlContext } from './context';
+import { GRAPHQL_PATH, graphqlHttpHandler } from './http-handler';
+import { buildGraphqlSchema } from './schema';
 
-/** Mounts /graphql (API and the offline GraphiQL page). Placeholder until the GraphQL layer lands. */
-export async function createGraphqlMounts(_rt: Runtime): Promise<{ mounts: Mount[]; stop(): Promise<void> }> {
-  return { mounts: [], stop: async () => undefined };
+/** Mounts /graphql: the management API for POST/GET, the offline GraphiQL page for browsers. */
+export async function createGraphqlMounts(rt: Runtime): Promise<{ mounts: Mount[]; stop(): Promise<void> }> {
+  const server = createApolloServer(await buildGraphqlSchema(), rt);
+  await server.start();
+  const api: Mount = { prefix: GRAPHQL_PATH, handler: graphqlHttpHandler(server, (req, info) => createGraphqlContext(rt, req, info)) };
+  // Asset mounts first: the first matching prefix wins, and they may live under /graphql/.
+  return { mounts: [...graphiqlAssetMounts(), api], stop: () => server.stop() };
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config, ListenerConfig } from '../config/config';
 import type { Logger } from '../log';
 import { sendJson } from './respond';
@@ -48,6 +49,36 @@ export function requestListener(mounts: Mount[], logger: Logger, secure: boolean
   };
 }
 
+const REFUSED_UPGRADE = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 37\r\n\r\nthis path does not accept an upgrade\n';
+
+/** Upgrade requests (WebSocket, SPDY) go only to mounts that take them; anything else is refused and closed. */
+export function upgradeListener(mounts: Mount[], logger: Logger, secure: boolean) {
+  return (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => undefined);
+    const info = requestInfo(req, secure);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const mount = mounts.find((m) => matches(path, m.prefix));
+    if (!mount?.upgrade) {
+      socket.end(REFUSED_UPGRADE);
+      return;
+    }
+    mount.upgrade(req, socket, head, info).catch((err: unknown) => {
+      logger.error({ err, requestId: info.requestId, path }, 'unhandled error in upgrade handler');
+      socket.destroy();
+    });
+  };
+}
+
+/**
+ * Slow clients may not hold a socket open while sending headers; long-running responses (watch, exec)
+ * are not limited here: Node's request timeout covers only receiving the request.
+ */
+function harden(server: http.Server): void {
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 120_000;
+  server.keepAliveTimeout = 65_000;
+}
+
 async function listen(server: http.Server, at: ListenerConfig): Promise<AddressInfo> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -76,11 +107,15 @@ export async function startListeners(config: Config, mounts: Mount[], logger: Lo
         },
         requestListener(mounts, logger, true),
       );
+      server.on('upgrade', upgradeListener(mounts, logger, true));
+      harden(server);
       servers.push(server);
       urls.push(fmt('https', await listen(server, config.tls)));
     }
     if (config.plain) {
       const server = http.createServer(requestListener(mounts, logger, false));
+      server.on('upgrade', upgradeListener(mounts, logger, false));
+      harden(server);
       servers.push(server);
       urls.push(fmt('http', await listen(server, config.plain)));
     }
@@ -98,6 +133,8 @@ export async function startListeners(config: Config, mounts: Mount[], logger: Lo
             new Promise<void>((resolve) => {
               s.close(() => resolve());
               s.closeIdleConnections();
+              // Watches and exec sessions would hold shutdown open for ever; they reconnect elsewhere.
+              setTimeout(() => s.closeAllConnections(), 2_000).unref();
             }),
         ),
       );

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /** Per-request facts the edges need beyond the raw request. */
 export interface RequestInfo {
@@ -12,7 +13,11 @@ export interface RequestInfo {
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => Promise<void>;
 
 /** A mounted surface: requests whose path starts with `prefix` (or equals it without the trailing slash). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, info: RequestInfo) => Promise<void>;
+
 export interface Mount {
   prefix: string;
   handler: HttpHandler;
+  /** Requests asking for a protocol upgrade (WebSocket, SPDY); without one they are refused. */
+  upgrade?: UpgradeHandler;
 }

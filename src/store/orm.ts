@@ -33,8 +33,9 @@ function migrationOptions(dialect: Dialect, snapshot: boolean): Options['migrati
     emit: 'ts',
     snapshot,
     snapshotName: '.snapshot-bcs-api',
-    transactional: true,
-    allOrNothing: true,
+    // MySQL commits DDL implicitly, so a transaction there only produces a warning; SQLite has real DDL transactions.
+    transactional: dialect === 'sqlite',
+    allOrNothing: dialect === 'sqlite',
     silent: true,
   };
 }

@@ -1,0 +1,21 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies still see. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'];
+
+/**
+ * Pass 1: drops hop-by-hop headers, including every header the client named in `Connection`. Runs
+ * first, before identity is set, so a client cannot name the gateway's own headers in `Connection`
+ * and have a later hop strip them (CVE-2021-31999). Returns the `Upgrade` value the client asked for.
+ */
+export function dropHopByHop(headers: IncomingHttpHeaders): string | undefined {
+  const upgrade = headers.upgrade;
+  const named = [headers.connection ?? '']
+    .flat()
+    .join(',')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const name of [...HOP_BY_HOP, ...named]) delete headers[name];
+  return upgrade;
+}

@@ -1,0 +1,74 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { bearerFrom } from '../../src/domain/auth';
+import type { ClusterCache, ResolvedCluster } from './cluster-cache';
+import { dropHopByHop } from './passes/hop-by-hop';
+import { identityHeaders, type IdentityPolicy, type ProxyPrincipal } from './passes/identity';
+import { hasClientIdentityHeaders, scrubClientIdentity } from './passes/scrub';
+import type { PrincipalCache } from './principal-cache';
+import { parseTunnelTarget } from './route';
+import { failures, type StatusFailure } from './status';
+
+/** What the passes decided about one request; the transport (plain or upgrade) does the rest. */
+export interface Admitted {
+  principal: ProxyPrincipal;
+  cluster: ResolvedCluster & { upstream: NonNullable<ResolvedCluster['upstream']> };
+  upstreamPath: string;
+  /** Headers to send upstream, multi-valued ones as arrays (one line each). */
+  headers: OutgoingHttpHeaders;
+  impersonated?: string;
+  /** The `Upgrade` value the client asked for, captured before hop-by-hop headers are dropped. */
+  upgrade?: string;
+}
+
+export interface Rejected {
+  failure: StatusFailure;
+  principal?: ProxyPrincipal;
+  clusterKey?: string;
+}
+
+export interface PipelineDeps {
+  principals: PrincipalCache;
+  clusters: ClusterCache;
+  policy: IdentityPolicy;
+}
+
+/**
+ * Runs the passes in their fixed order: drop hop-by-hop → authenticate → resolve the cluster → scrub
+ * client identity headers → set identity → set the upstream credential. The order matters: hop-by-hop
+ * removal comes before anything is added, so nothing the gateway sets can be stripped later.
+ */
+export async function admit(req: IncomingMessage, remoteAddress: string, requestId: string, deps: PipelineDeps): Promise<Admitted | Rejected> {
+  const route = parseTunnelTarget(req.url ?? '');
+  if ('error' in route) return { failure: failures.badRequest(route.error) };
+
+  const upgrade = dropHopByHop(req.headers);
+
+  const auth = await deps.principals.authenticate(bearerFrom(req.headers.authorization));
+  if (!auth.ok) return { failure: failures.unauthorized(auth.message), clusterKey: route.clusterKey };
+  const { principal } = auth;
+
+  const cluster = await deps.clusters.resolve(route.clusterKey);
+  if (!cluster) return { failure: failures.notFound(route.clusterKey), principal, clusterKey: route.clusterKey };
+  if (!cluster.upstream) {
+    return { failure: failures.unavailable(`cluster ${cluster.id} has no credentials: its agent has not reported them yet`, 10), principal, clusterKey: cluster.id };
+  }
+
+  const requested = scrubClientIdentity(req.headers, req.rawHeaders);
+  const identity = identityHeaders(principal, requested, deps.policy);
+  if ('code' in identity) return { failure: identity, principal, clusterKey: cluster.id };
+  // Fail closed: nothing the client sent about identity may survive to the upstream request.
+  if (hasClientIdentityHeaders(req.headers)) return { failure: failures.internal('identity headers survived scrubbing'), principal, clusterKey: cluster.id };
+
+  const headers: OutgoingHttpHeaders = {};
+  const distinct = req.headersDistinct;
+  for (const name of Object.keys(req.headers)) {
+    if (name === 'host') continue;
+    const values = distinct[name] ?? [];
+    headers[name] = values.length === 1 ? values[0] : values;
+  }
+  Object.assign(headers, identity.headers);
+  headers.authorization = `Bearer ${cluster.upstream.secrets.userToken}`;
+  headers['x-forwarded-for'] = remoteAddress;
+  headers['audit-id'] = requestId;
+  return { principal, cluster: cluster as Admitted['cluster'], upstreamPath: route.upstreamPath, headers, impersonated: identity.impersonated, upgrade };
+}

@@ -1,0 +1,87 @@
+import { sha256Hex } from '../../src/crypto/tokens';
+import { ApiToken } from '../../src/store/entities';
+import type { Runtime } from '../../src/runtime';
+import type { ProxyPrincipal } from './passes/identity';
+
+export type AuthOutcome =
+  | { ok: true; principal: ProxyPrincipal }
+  | { ok: false; message: string };
+
+interface Entry {
+  /** undefined for tokens that do not authenticate (unknown, revoked, disabled user). */
+  principal?: ProxyPrincipal;
+  refusal?: string;
+  expiresAt: number | null;
+  userId?: number;
+  loadedAt: number;
+}
+
+/**
+ * Token digest → caller, held in memory so steady-state requests never reach the database. Entries are
+ * dropped when the change feed reports the token or its user changed; expiry is checked on every use.
+ * Unknown tokens are remembered briefly so a client retrying a bad token cannot hammer the database.
+ */
+export class PrincipalCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<Entry>>();
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly opts = { maxAgeMs: 10 * 60_000, negativeMs: 10_000, maxEntries: 100_000 },
+  ) {}
+
+  async authenticate(token: string | undefined): Promise<AuthOutcome> {
+    if (!token) return { ok: false, message: 'Unauthorized: no bearer token' };
+    // Bound the work done on absurd input before hashing.
+    if (token.length > 4096) return { ok: false, message: 'Unauthorized' };
+    const digest = sha256Hex(token);
+    const now = Date.now();
+    let entry = this.entries.get(digest);
+    const maxAge = entry?.principal ? this.opts.maxAgeMs : this.opts.negativeMs;
+    if (!entry || now - entry.loadedAt > maxAge) entry = await this.load(digest);
+    if (!entry.principal) return { ok: false, message: entry.refusal ?? 'Unauthorized' };
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, message: `this token has expired for user: ${entry.principal.userName}` };
+    return { ok: true, principal: entry.principal };
+  }
+
+  private load(digest: string): Promise<Entry> {
+    let pending = this.inflight.get(digest);
+    if (!pending) {
+      pending = this.fetch(digest).finally(() => this.inflight.delete(digest));
+      this.inflight.set(digest, pending);
+    }
+    return pending;
+  }
+
+  private async fetch(digest: string): Promise<Entry> {
+    const found = await this.rt.orm.em.fork().findOne(ApiToken, { digest }, { populate: ['user'] });
+    const now = Date.now();
+    let entry: Entry;
+    if (!found) entry = { refusal: 'Unauthorized', expiresAt: null, loadedAt: now };
+    else {
+      const user = found.user.getEntity();
+      if (found.revokedAt) entry = { refusal: 'Unauthorized: this token has been revoked', expiresAt: null, userId: user.id, loadedAt: now };
+      else if (user.disabledAt) entry = { refusal: `Unauthorized: user ${user.name} is disabled`, expiresAt: null, userId: user.id, loadedAt: now };
+      else {
+        entry = {
+          principal: { userId: user.id, userName: user.name, isSuperUser: user.isSuperUser, groups: [...user.groups], tokenId: found.id },
+          expiresAt: found.expiresAt ? found.expiresAt.getTime() : null,
+          userId: user.id,
+          loadedAt: now,
+        };
+      }
+    }
+    if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(digest, entry);
+    return entry;
+  }
+
+  invalidateToken(digest: string): void {
+    this.entries.delete(digest);
+  }
+
+  invalidateUser(userId: number): void {
+    for (const [digest, e] of this.entries) if (e.userId === userId) this.entries.delete(digest);
+  }
+
+}

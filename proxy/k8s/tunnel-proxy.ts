@@ -1,0 +1,176 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { Mount, RequestInfo } from '../../src/http/types';
+import type { Runtime } from '../../src/runtime';
+import { writeAudit, type AuditEvent } from './audit';
+import { ChangeFeedFollower } from './change-feed';
+import { ClusterCache } from './cluster-cache';
+import { Forwarder } from './forward';
+import { ProxyMetrics } from './metrics';
+import { admit, type Admitted, type PipelineDeps, type Rejected } from './pipeline';
+import { PrincipalCache } from './principal-cache';
+import { auditVerb, isLongRunning } from './request-kind';
+import { TUNNEL_PREFIX } from './route';
+import { failures, writeStatus, writeStatusToSocket, type StatusFailure } from './status';
+import { checkUpgradeRequest, relayUpgrade } from './upgrade';
+
+const TYPE = 'k8s_native';
+
+/** `/tunnels/clusters/{cluster}/{path}`: kubectl and client-go to every registered cluster. */
+export class TunnelProxy {
+  private readonly principals: PrincipalCache;
+  private readonly clusters: ClusterCache;
+  private readonly feed: ChangeFeedFollower;
+  private readonly forwarder = new Forwarder();
+  private readonly metrics: ProxyMetrics;
+  private readonly deps: PipelineDeps;
+  private inflight = 0;
+
+  constructor(
+    private readonly rt: Runtime,
+    registry: Registry,
+  ) {
+    const p = rt.config.proxy;
+    this.principals = new PrincipalCache(rt);
+    this.clusters = new ClusterCache(rt, {
+      serverName: p.upstreamServerName,
+      connectTimeoutMs: p.connectTimeoutSeconds * 1000,
+      healthIntervalMs: p.healthIntervalSeconds * 1000,
+    });
+    this.metrics = new ProxyMetrics(registry);
+    this.deps = { principals: this.principals, clusters: this.clusters, policy: { impersonateNormalUsers: rt.config.rbac.turnOnRbac } };
+    this.feed = new ChangeFeedFollower(rt, (kind, key) => {
+      if (kind === 'token') this.principals.invalidateToken(key);
+      else if (kind === 'user') this.principals.invalidateUser(Number(key));
+      else if (kind === 'credential') this.clusters.invalidate(key);
+      else if (kind === 'cluster') {
+        this.clusters.invalidate(key);
+        this.clusters.dropUpstream(key);
+      }
+    });
+  }
+
+  start(): Promise<void> {
+    return this.feed.start();
+  }
+
+  mount(): Mount {
+    return {
+      prefix: TUNNEL_PREFIX,
+      handler: (req, res, info) => this.handle(req, res, info),
+      upgrade: (req, socket, head, info) => this.handleUpgrade(req, socket, head, info),
+    };
+  }
+
+  private enter(kind: string): boolean {
+    if (this.inflight >= this.rt.config.proxy.maxInflight) return false;
+    this.inflight += 1;
+    this.metrics.inflight.inc({ kind });
+    return true;
+  }
+
+  private leave(kind: string): void {
+    this.inflight -= 1;
+    this.metrics.inflight.dec({ kind });
+  }
+
+  private audit(base: Partial<AuditEvent> & Pick<AuditEvent, 'requestId' | 'status' | 'method' | 'sourceIp'>, req: IncomingMessage, admitted?: Admitted | Rejected, started = Date.now()): void {
+    const principal = admitted?.principal;
+    const path = (req.url ?? '').split('?')[0]!;
+    writeAudit(this.rt.logger, {
+      cluster: admitted && 'cluster' in admitted ? admitted.cluster.id : (admitted as Rejected | undefined)?.clusterKey,
+      userId: principal?.userId,
+      user: principal?.userName,
+      tokenId: principal?.tokenId,
+      impersonated: admitted && 'impersonated' in admitted ? admitted.impersonated : undefined,
+      verb: auditVerb(base.method, req.url ?? '', base.upgrade),
+      path,
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: Date.now() - started,
+      ...base,
+    });
+  }
+
+  private observe(method: string, status: number, seconds: number, longRunning: boolean): void {
+    this.metrics.requests.inc({ type: TYPE, method });
+    if (status >= 400 || status === 0) {
+      this.metrics.errors.inc({ type: TYPE, method });
+      this.metrics.errorLatency.observe({ type: TYPE, method }, seconds);
+    } else if (!longRunning) this.metrics.latency.observe({ type: TYPE, method }, seconds);
+  }
+
+  private reject(res: ServerResponse, req: IncomingMessage, info: RequestInfo, started: number, failure: StatusFailure, admitted?: Rejected): void {
+    writeStatus(res, failure);
+    this.observe(req.method ?? 'GET', failure.code, (Date.now() - started) / 1000, false);
+    this.audit({ requestId: info.requestId, status: failure.code, method: req.method ?? 'GET', sourceIp: info.remoteAddress, error: failure.reason }, req, admitted, started);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
+    const started = Date.now();
+    const method = req.method ?? 'GET';
+    const longRunning = isLongRunning(method, (req.url ?? '').slice(TUNNEL_PREFIX.length - 1));
+    const kind = longRunning ? 'watch' : 'normal';
+    if (!this.enter(kind)) return this.reject(res, req, info, started, failures.tooMany('too many requests in flight through the gateway; retry shortly'));
+    try {
+      let admitted: Admitted | Rejected;
+      try {
+        admitted = await admit(req, info.remoteAddress, info.requestId, this.deps);
+      } catch (err) {
+        this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit request');
+        return this.reject(res, req, info, started, failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5));
+      }
+      if ('failure' in admitted) return this.reject(res, req, info, started, admitted.failure, admitted);
+      const result = await this.forwarder.forward(req, res, admitted, {
+        responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000,
+        longRunning,
+      });
+      if (result.failure) writeStatus(res, result.failure);
+      if (result.errorReason) this.metrics.upstreamErrors.inc({ reason: result.errorReason });
+      this.observe(method, result.status, (Date.now() - started) / 1000, longRunning);
+      this.audit({ requestId: info.requestId, status: result.status, method, sourceIp: info.remoteAddress, bytesIn: result.bytesIn, bytesOut: result.bytesOut, error: result.errorReason }, req, admitted, started);
+    } finally {
+      this.leave(kind);
+    }
+  }
+
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, info: RequestInfo): Promise<void> {
+    const started = Date.now();
+    const method = req.method ?? 'GET';
+    socket.on('error', () => undefined);
+    const refuse = (failure: StatusFailure, admitted?: Rejected): void => {
+      writeStatusToSocket(socket, failure);
+      this.observe('websocket', failure.code, (Date.now() - started) / 1000, true);
+      this.audit({ requestId: info.requestId, status: failure.code, method, sourceIp: info.remoteAddress, upgrade: String(req.headers.upgrade ?? ''), error: failure.reason }, req, admitted, started);
+    };
+    const shape = checkUpgradeRequest(req, req.headers.upgrade);
+    if (shape) return refuse(shape);
+    if (!this.enter('upgrade')) return refuse(failures.tooMany('too many requests in flight through the gateway; retry shortly'));
+    try {
+      let admitted: Admitted | Rejected;
+      try {
+        admitted = await admit(req, info.remoteAddress, info.requestId, this.deps);
+      } catch (err) {
+        this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit upgrade');
+        return refuse(failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5));
+      }
+      if ('failure' in admitted) return refuse(admitted.failure, admitted);
+      const result = await relayUpgrade(req, socket, head, admitted, {
+        connectTimeoutMs: this.rt.config.proxy.connectTimeoutSeconds * 1000,
+        responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000,
+      });
+      if (result.errorReason) this.metrics.upstreamErrors.inc({ reason: result.errorReason });
+      this.observe('websocket', result.status === 101 ? 200 : result.status, (Date.now() - started) / 1000, true);
+      this.audit({ requestId: info.requestId, status: result.status, method, sourceIp: info.remoteAddress, upgrade: admitted.upgrade, bytesIn: result.bytesIn, bytesOut: result.bytesOut, error: result.errorReason }, req, admitted, started);
+    } finally {
+      this.leave('upgrade');
+    }
+  }
+
+  stop(): void {
+    this.feed.stop();
+    this.forwarder.close();
+    this.clusters.close();
+  }
+}

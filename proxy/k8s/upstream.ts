@@ -1,0 +1,138 @@
+import https from 'node:https';
+import tls from 'node:tls';
+import crypto from 'node:crypto';
+import type { ClusterSecrets } from '../../src/domain/credentials';
+
+export interface UpstreamOptions {
+  /** Name checked in the apiserver certificate; the original always used `kubernetes`. */
+  serverName: string;
+  healthIntervalMs: number;
+  connectTimeoutMs: number;
+}
+
+interface Address {
+  url: URL;
+  healthy: boolean;
+}
+
+/**
+ * One cluster's apiservers: a keep-alive connection pool that verifies the stored CA, and the list of
+ * addresses with their health. Requests spread over healthy addresses; one that refuses a connection is
+ * marked down at once and checked again in the background, never on a request's path.
+ */
+export class ClusterUpstream {
+  readonly agent: https.Agent;
+  /** Identifies the credential this pool was built from, so a new report rebuilds it. */
+  readonly fingerprint: string;
+  private readonly addresses: Address[];
+  private cursor = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private checking = false;
+
+  constructor(
+    readonly secrets: ClusterSecrets,
+    private readonly opts: UpstreamOptions,
+  ) {
+    this.fingerprint = ClusterUpstream.fingerprintOf(secrets);
+    this.addresses = secrets.serverAddresses.map((a) => ({ url: new URL(a), healthy: true }));
+    // Agent options take precedence over per-request ones in Node, so every socket of this pool
+    // verifies against the cluster CA under the configured name, whatever address it dials.
+    this.agent = new https.Agent({
+      keepAlive: true,
+      keepAliveMsecs: 30_000,
+      maxSockets: Infinity,
+      maxFreeSockets: 64,
+      ca: secrets.caCertData,
+      servername: opts.serverName,
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(opts.serverName, cert),
+      rejectUnauthorized: true,
+    });
+  }
+
+  static fingerprintOf(s: ClusterSecrets): string {
+    return crypto.createHash('sha256').update(JSON.stringify([s.serverAddresses, s.caCertData, s.userToken])).digest('hex');
+  }
+
+  /** TLS options for a fresh (non-pooled) connection, as upgrades need. */
+  tlsOptions(url: URL): tls.ConnectionOptions {
+    return {
+      host: url.hostname,
+      port: Number(url.port || 443),
+      ca: this.secrets.caCertData,
+      servername: this.opts.serverName,
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(this.opts.serverName, cert),
+      rejectUnauthorized: true,
+      ALPNProtocols: ['http/1.1'],
+    };
+  }
+
+  /** Next address to use: round-robin over healthy ones; if none is known healthy, try them all in turn. */
+  pick(exclude: ReadonlySet<string> = new Set()): URL | undefined {
+    const candidates = this.addresses.filter((a) => !exclude.has(a.url.href));
+    const healthy = candidates.filter((a) => a.healthy);
+    const pool = healthy.length ? healthy : candidates;
+    if (!pool.length) return undefined;
+    this.cursor = (this.cursor + 1) % pool.length;
+    return pool[this.cursor]!.url;
+  }
+
+  markDown(url: URL): void {
+    const a = this.addresses.find((x) => x.url.href === url.href);
+    if (a) a.healthy = false;
+    this.ensureHealthChecks();
+  }
+
+  get addressCount(): number {
+    return this.addresses.length;
+  }
+
+  /** Background checks run only while some address is down; healthy clusters cost nothing. */
+  private ensureHealthChecks(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.checkAll(), this.opts.healthIntervalMs);
+    this.timer.unref();
+  }
+
+  private async checkAll(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      await Promise.all(this.addresses.filter((a) => !a.healthy).map(async (a) => (a.healthy = await this.probe(a.url))));
+      if (this.addresses.every((a) => a.healthy) && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** A TLS handshake that verifies the CA: "accepts connections and is the right server". */
+  probe(url: URL): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = tls.connect(this.tlsOptions(url));
+      const done = (ok: boolean): void => {
+        socket.destroy();
+        resolve(ok);
+      };
+      socket.setTimeout(this.opts.connectTimeoutMs, () => done(false));
+      socket.once('secureConnect', () => done(true));
+      socket.once('error', () => done(false));
+    });
+  }
+
+  /**
+   * Stops using this pool: idle sockets close now, busy ones (open watches, logs) finish their
+   * response and are then closed instead of being kept alive.
+   */
+  retire(): void {
+    if (this.timer) clearInterval(this.timer);
+    (this.agent as unknown as { keepAlive: boolean }).keepAlive = false;
+    for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+  }
+
+  destroy(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,36 @@
+import type { IncomingMessage } from 'node:http';
+import { HeaderMap } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import { authenticate, bearerFrom } from '../domain/auth';
+import type { DomainContext, Principal } from '../domain/context';
+import { UnauthenticatedError } from '../errors';
+import type { RequestInfo } from '../http/types';
+import type { Runtime } from '../runtime';
+import { createLoaders, type Loaders } from './loaders';
+
+/** Everything a resolver may use for one request; built once per HTTP request and never shared. */
+export interface GraphqlContext {
+  domain: DomainContext;
+  actor: Principal;
+  loaders: Loaders;
+  request: RequestInfo;
+}
+
+/**
+ * Every operation needs a caller, so authentication happens here, once, and a missing or bad token
+ * fails the whole request with 401 before anything executes (including introspection).
+ */
+export async function createGraphqlContext(rt: Runtime, req: IncomingMessage, request: RequestInfo): Promise<GraphqlContext> {
+  const domain = rt.context();
+  try {
+    const actor = await authenticate(domain.em, bearerFrom(req.headers.authorization), domain.now());
+    return { domain, actor, loaders: createLoaders(domain), request };
+  } catch (err) {
+    if (!(err instanceof UnauthenticatedError)) throw err;
+    // Apollo takes the HTTP status from `extensions.http` of the raw error, before formatError runs.
+    throw new GraphQLError(err.message, {
+      originalError: err,
+      extensions: { code: err.code, http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } },
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { createCluster, deleteCluster, getCluster, listClusters } from '../../domain/clusters';
+import { Role } from '../auth-checker';
+import type { GraphqlContext } from '../context';
+import { ClusterFilter } from '../inputs/filters.input';
+import { CreateClusterInput } from '../inputs/mutations.input';
+import { PageArgs } from '../inputs/page.args';
+import { ClusterConnection, ClusterObject } from '../types/cluster.type';
+import { CredentialStatusObject, RegisterTokenStatusObject } from '../types/cluster-status.type';
+import { UserObject } from '../types/user.type';
+
+@Resolver(() => ClusterObject)
+export class ClusterResolver {
+  @Query(() => ClusterConnection, { description: 'Every caller may list clusters; their secrets and statuses are for super users.' })
+  async clusters(@Args() page: PageArgs, @Arg('filter', () => ClusterFilter, { nullable: true }) filter: ClusterFilter | null, @Ctx() { domain }: GraphqlContext): Promise<ClusterConnection> {
+    return ClusterConnection.from(await listClusters(domain, filter ?? {}, page), ClusterObject.from);
+  }
+
+  @Query(() => ClusterObject)
+  async cluster(@Arg('id', () => ID) id: string, @Ctx() { domain }: GraphqlContext): Promise<ClusterObject> {
+    return ClusterObject.from(await getCluster(domain, id));
+  }
+
+  @Authorized(Role.SuperUser)
+  @Mutation(() => ClusterObject)
+  async createCluster(@Arg('input', () => CreateClusterInput) input: CreateClusterInput, @Ctx() { domain, actor }: GraphqlContext): Promise<ClusterObject> {
+    const cluster = await createCluster(domain, actor, {
+      id: input.id,
+      clusterType: input.clusterType,
+      provider: input.provider ?? undefined,
+      projectId: input.projectId,
+      tkeClusterId: input.tkeClusterId,
+      tkeClusterRegion: input.tkeClusterRegion,
+    });
+    return ClusterObject.from(cluster);
+  }
+
+  @Authorized(Role.SuperUser)
+  @Mutation(() => ClusterObject, { description: 'Deletes the cluster with its register tokens and credentials; returns it as it was.' })
+  async deleteCluster(@Arg('id', () => ID) id: string, @Ctx() { domain, actor }: GraphqlContext): Promise<ClusterObject> {
+    const snapshot = ClusterObject.from(await getCluster(domain, id));
+    await deleteCluster(domain, actor, id);
+    return snapshot;
+  }
+
+  @Authorized(Role.SuperUser)
+  @FieldResolver(() => UserObject, { nullable: true, description: 'Null when the creator was deleted or the process created it.' })
+  async creator(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<UserObject | null> {
+    if (cluster.creatorId === null) return null;
+    const user = await loaders.user.load(cluster.creatorId);
+    return user ? UserObject.from(user) : null;
+  }
+
+  @Authorized(Role.SuperUser)
+  @FieldResolver(() => RegisterTokenStatusObject, { nullable: true, description: 'Null when the cluster has no current register token.' })
+  async registerTokenStatus(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<RegisterTokenStatusObject | null> {
+    const status = await loaders.registerTokenStatus.load(cluster.id);
+    return status ? RegisterTokenStatusObject.from(status) : null;
+  }
+
+  @Authorized(Role.SuperUser)
+  @FieldResolver(() => CredentialStatusObject, { nullable: true, description: 'Null until the agent has reported.' })
+  async credentialStatus(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<CredentialStatusObject | null> {
+    const status = await loaders.credentialStatus.load(cluster.id);
+    return status ? CredentialStatusObject.from(status) : null;
+  }
+}

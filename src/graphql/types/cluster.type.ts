@@ -1,0 +1,64 @@
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import type { Cluster } from '../../store/entities';
+import { ConnectionType } from './connection';
+
+/** Values equal the stored strings, so mapping is a cast. */
+export enum ClusterKind {
+  K8S = 'k8s',
+  MESOS = 'mesos',
+  TKE = 'tke',
+}
+registerEnumType(ClusterKind, { name: 'ClusterType' });
+
+export enum ClusterProviderKind {
+  PLAIN = 'plain',
+  BCS = 'bcs',
+}
+registerEnumType(ClusterProviderKind, { name: 'ClusterProvider', description: 'Which of the original REST routes registered the cluster.' });
+
+@ObjectType('Cluster', { description: 'A cluster reachable through the gateway. Its service-account token and CA never leave through this API.' })
+export class ClusterObject {
+  @Field(() => ID, { description: 'As chosen by its creator, e.g. BCS-K8S-001.' })
+  id!: string;
+
+  @Field({ description: 'Unguessable name used in tunnel paths (/tunnels/clusters/<identifier>).' })
+  identifier!: string;
+
+  @Field(() => ClusterProviderKind)
+  provider!: ClusterProviderKind;
+
+  @Field(() => ClusterKind)
+  clusterType!: ClusterKind;
+
+  @Field(() => String, { nullable: true })
+  projectId!: string | null;
+
+  @Field(() => String, { nullable: true })
+  tkeClusterId!: string | null;
+
+  @Field(() => String, { nullable: true })
+  tkeClusterRegion!: string | null;
+
+  @Field()
+  createdAt!: Date;
+
+  /** Resolved to `creator` through the per-request loader. */
+  creatorId!: number | null;
+
+  static from(cluster: Cluster): ClusterObject {
+    return Object.assign(new ClusterObject(), {
+      id: cluster.id,
+      identifier: cluster.identifier,
+      provider: cluster.provider as ClusterProviderKind,
+      clusterType: cluster.clusterType as ClusterKind,
+      projectId: cluster.projectId ?? null,
+      tkeClusterId: cluster.tkeClusterId ?? null,
+      tkeClusterRegion: cluster.tkeClusterRegion ?? null,
+      createdAt: cluster.createdAt,
+      creatorId: cluster.creator?.id ?? null,
+    });
+  }
+}
+
+@ObjectType()
+export class ClusterConnection extends ConnectionType(ClusterObject, 'Cluster') {}

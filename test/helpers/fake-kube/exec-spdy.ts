@@ -1,0 +1,100 @@
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, type Duplex } from 'node:stream';
+import { exitStatus, runCommand, type Command } from './commands';
+import type { ExecParams } from './exec-websocket';
+
+/** What kube-apiserver accepts over SPDY: no v5 (that is WebSocket-only). */
+export const spdyExecProtocols = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
+
+/** First client-offered version the server supports, as httpstream.Handshake negotiates. */
+export function chooseSpdyProtocol(req: IncomingMessage): string | undefined {
+  const offered = (req.headersDistinct['x-stream-protocol-version'] ?? []).flatMap((v) => v.split(',').map((s) => s.trim()));
+  return offered.find((p) => spdyExecProtocols.includes(p));
+}
+
+function switchingProtocols(socket: Duplex, head: Buffer, protocol: string): void {
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
+  if (head.length) socket.unshift(head);
+}
+
+/**
+ * Test-only "raw" SPDY: answers 101 like the apiserver and then echoes every byte back, which is all a
+ * proxy's splice test needs; no SPDY framing is parsed.
+ */
+export function serveRawSpdy(socket: Duplex, head: Buffer, protocol: string): void {
+  switchingProtocols(socket, head, protocol);
+  socket.pipe(socket);
+}
+
+interface SpdyStream extends Duplex {
+  headers: Record<string, string>;
+  respond(status: number, headers: Record<string, string>): void;
+}
+interface SpdyConnection {
+  start(version: number): void;
+  on(event: 'stream', fn: (s: SpdyStream) => void): void;
+  on(event: 'error', fn: (e: Error) => void): void;
+}
+interface SpdyTransport {
+  connection: { create(socket: Duplex, opts: { protocol: 'spdy'; isServer: boolean }): SpdyConnection };
+}
+
+// spdy-transport is written for HTTP over SPDY and rejects SYN_STREAMs without `:method`/`:path`;
+// kubectl's spdystream sends only `streamtype`, so fill those in before the check.
+const transport = require('spdy-transport') as SpdyTransport;
+const spdyParser = require('spdy-transport/lib/spdy-transport/protocol/spdy/parser') as { create(o: object): object };
+const parserProto = Object.getPrototypeOf(spdyParser.create({ window: {}, zlib: {} })) as {
+  parseKVs(body: unknown, cb: (err: Error | null, headers?: Record<string, string>) => void): void;
+};
+const parseKVs = parserProto.parseKVs;
+parserProto.parseKVs = function (this: unknown, body, cb) {
+  parseKVs.call(this, body, (err, headers) => {
+    if (headers && !headers[':method']) Object.assign(headers, { ':method': 'POST', ':path': '/' });
+    cb(err, headers);
+  });
+};
+
+/**
+ * Exec over SPDY/3.1 the way the kubelet serves it: the client opens one stream per `streamtype`
+ * (error, stdin, stdout, stderr, resize); the command runs once the expected ones exist, and the exit
+ * status goes on the error stream before every stream is closed.
+ */
+export function serveSpdyExec(socket: Duplex, head: Buffer, protocol: string, params: ExecParams, commands: Map<string, Command>, onResize: (size: unknown) => void): void {
+  switchingProtocols(socket, head, protocol);
+  const conn = transport.connection.create(socket, { protocol: 'spdy', isServer: true });
+  conn.start(3.1);
+  conn.on('error', () => socket.destroy());
+  const abort = new AbortController();
+  socket.on('close', () => abort.abort());
+  const streams = new Map<string, SpdyStream>();
+  const expected = ['error', ...(params.stdin ? ['stdin'] : []), ...(params.stdout ? ['stdout'] : []), ...(params.stderr && !params.tty ? ['stderr'] : [])];
+  const stdin = params.stdin ? new PassThrough() : null;
+  let started = false;
+
+  conn.on('stream', (s) => {
+    s.respond(200, {});
+    s.on('error', () => {});
+    const type = s.headers.streamtype;
+    streams.set(type, s);
+    if (type === 'stdin' && stdin) {
+      s.on('data', (d: Buffer) => stdin.write(d));
+      s.on('end', () => stdin.end());
+    } else if (type === 'resize') {
+      s.on('data', (d: Buffer) => onResize(d.toString('utf8')));
+    } else s.resume();
+    if (started || !expected.every((t) => streams.has(t))) return;
+    started = true;
+    const write = (t: string) => (d: Buffer | string) => void streams.get(t)?.write(d);
+    void runCommand(commands, params.command, {
+      stdout: write('stdout'),
+      stderr: params.tty ? write('stdout') : write('stderr'),
+      stdin,
+      signal: abort.signal,
+    }).then((code) => {
+      const errorStream = streams.get('error')!;
+      if (protocol === 'v4.channel.k8s.io') errorStream.write(JSON.stringify(exitStatus(params.command, code)));
+      else if (code !== 0) errorStream.write(`command terminated with non-zero exit code: exit code ${code}`);
+      for (const st of streams.values()) st.end();
+    });
+  });
+}
