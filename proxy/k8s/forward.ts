@@ -95,7 +95,9 @@ export class Forwarder {
           req,
           res,
           {
-            target: target.href,
+            // The Kubernetes path replaces the tunnel path entirely (never joined onto it).
+            target: `${target.origin}${admitted.upstreamPath}`,
+            ignorePath: true,
             agent: upstream.agent,
             headers: admitted.headers as Record<string, string>,
             // A retry cannot re-read the client's (already consumed, empty) body stream.

@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../../src/config/config';
+import { createCluster } from '../../src/domain/clusters';
+import { reportCredentials } from '../../src/domain/credentials';
+import { createRegisterToken } from '../../src/domain/register-tokens';
+import { issueToken } from '../../src/domain/tokens';
+import { createUser } from '../../src/domain/users';
+import { startTestApp, type TestApp } from './app';
+import type { Dialect } from './db';
+import { startFakeKube, type FakeKube } from './fake-kube';
+import { generateCerts } from './fake-kube/certs';
+
+export interface GatewayEnv {
+  gw: TestApp;
+  fake: FakeKube;
+  clusterId: string;
+  identifier: string;
+  registerToken: string;
+  alice: { id: number; token: string };
+  /** Runs a GraphQL operation as the holder of `token`; returns the parsed body. */
+  graphql<T = Record<string, unknown>>(token: string, query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }>;
+  /** Writes a kubeconfig obtained from the GraphQL `kubeconfig` mutation; returns its path. */
+  kubeconfigFor(token: string, name: string): Promise<string>;
+  /** The gateway's TLS listener (kubectl sends tokens only over TLS) and the CA that signed it. */
+  httpsUrl: string;
+  gatewayCaPem: string;
+  /** `http://…/tunnels/clusters/<identifier><path>` on the loopback plain listener, for raw requests. */
+  tunnelUrl(path: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A gateway with one registered cluster backed by a fake kube-apiserver: the cluster's agent has
+ * reported the fake's address, CA and service-account token, exactly as bcs-kube-agent would.
+ * `alice` (`plain:alice`, groups dev) is a normal user; `gw.adminToken` is a super user.
+ */
+export async function startGatewayEnv(dialect: Dialect = 'sqlite', overrides: Partial<Config> = {}, addresses?: (fake: FakeKube) => string): Promise<GatewayEnv> {
+  const fake = await startFakeKube();
+  const certs = generateCerts();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-gw-tls-'));
+  for (const [name, pem] of [['ca.pem', certs.caPem], ['cert.pem', certs.certPem], ['key.pem', certs.keyPem]] as const) fs.writeFileSync(path.join(dir, name), pem);
+  const tls = { address: '127.0.0.1', port: 0, certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem'), caFile: path.join(dir, 'ca.pem'), verifyClientTls: false };
+  const gw = await startTestApp(dialect, { tls, ...overrides });
+  const httpsUrl = gw.app.listening.urls.find((u) => u.startsWith('https:'))!;
+  const httpUrl = gw.app.listening.urls.find((u) => u.startsWith('http:'))!;
+  const ctx = () => gw.app.runtime.context();
+  const cluster = await createCluster(ctx(), undefined, { id: 'BCS-K8S-40001', clusterType: 'k8s', projectId: 'proj' });
+  const { secret: registerToken } = await createRegisterToken(ctx(), undefined, cluster.id);
+  await reportCredentials(ctx(), cluster.id, {
+    registerToken,
+    serverAddresses: addresses ? addresses(fake) : fake.url,
+    caCertData: fake.caPem,
+    userToken: fake.token,
+  });
+  const aliceUser = await createUser(ctx(), undefined, { name: 'plain:alice', groups: ['dev'] });
+  const aliceToken = (await issueToken(ctx(), undefined, aliceUser, {})).secret;
+
+  const graphql: GatewayEnv['graphql'] = (token, query, variables) =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify({ query, variables });
+      const req = https.request(
+        `${httpsUrl}/graphql`,
+        { method: 'POST', ca: certs.caPem, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(JSON.parse(text) as never));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  return {
+    gw,
+    fake,
+    clusterId: cluster.id,
+    identifier: cluster.identifier,
+    registerToken,
+    alice: { id: aliceUser.id, token: aliceToken },
+    graphql,
+    async kubeconfigFor(token, name) {
+      const r = await graphql<{ kubeconfig: { kubeconfig: string } }>(token, 'mutation($c: ID!) { kubeconfig(clusterId: $c) { kubeconfig } }', { c: cluster.id });
+      if (!r.data) throw new Error(`kubeconfig mutation failed: ${JSON.stringify(r.errors)}`);
+      const file = path.join(gw.dir, `${name}.kubeconfig`);
+      fs.writeFileSync(file, r.data.kubeconfig.kubeconfig, { mode: 0o600 });
+      return file;
+    },
+    httpsUrl,
+    gatewayCaPem: certs.caPem,
+    tunnelUrl: (p) => `${httpUrl}/tunnels/clusters/${cluster.identifier}${p}`,
+    async stop() {
+      await gw.stop();
+      await fake.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
