@@ -6,8 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createConnection } from 'mysql2/promise';
-import { mysqlServer } from './helpers/db';
+import { checkKubectl, ensureDebianPackages, ensureMysql } from './prereqs';
 
 function findTests(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -17,27 +16,10 @@ function findTests(dir: string): string[] {
   });
 }
 
-async function checkMysql(): Promise<string | undefined> {
-  const s = mysqlServer();
-  try {
-    const c = await createConnection({ host: s.host, port: s.port, user: s.user, password: s.password, connectTimeout: 5000 });
-    await c.query('SELECT 1');
-    await c.end();
-    return undefined;
-  } catch (err) {
-    return (
-      `MariaDB/MySQL is not reachable at ${s.host}:${s.port} as ${s.user} (${(err as Error).message}).\n` +
-      '  The MariaDB suites do not skip. Install and start it, e.g.:\n' +
-      '    apt-get install -y mariadb-server && start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd\n' +
-      '  or point BCS_API_TEST_MYSQL at a server (mysql://user:pass@host:3306/mysql) where that user may create databases.'
-    );
-  }
-}
-
 async function main(): Promise<number> {
-  const problem = await checkMysql();
-  if (problem) {
-    process.stderr.write(`\n${problem}\n\n0 passed, 1 failed\n`);
+  const problems = [...ensureDebianPackages(), checkKubectl(), await ensureMysql()].filter((p): p is string => Boolean(p));
+  if (problems.length) {
+    process.stderr.write(`\nThe tests need real services and tools that are missing:\n  - ${problems.join('\n  - ')}\n\n0 passed, ${problems.length} failed\n`);
     return 1;
   }
   const filters = process.argv.slice(2);
