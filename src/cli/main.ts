@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load';
 import { createUser, findUserByName } from '../domain/users';
 import { issueToken } from '../domain/tokens';
 import { ConfigError, isGatewayError } from '../errors';
+import pino from 'pino';
 import { createLogger } from '../log';
 import { keyringFromConfig, startRuntime } from '../runtime';
 import { createMigration, migrateUp, migrationNeeded, openStore, pendingMigrations } from '../store/orm';
@@ -46,7 +47,9 @@ function parse(argv: string[]) {
 }
 
 async function serve(config: Config, role: Role): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  // Asynchronous writes: one audit line per proxied request must not cost a blocking syscall each.
+  const destination = pino.destination({ dest: 1, sync: false });
+  const logger = createLogger(config.logLevel, destination);
   for (const key of config.ignoredKeys) logger.warn({ key }, 'configuration key is not used by this gateway');
   const app = await startApp(config, logger, { role });
   if (app.defaultAdminToken) {
@@ -63,7 +66,10 @@ async function serve(config: Config, role: Role): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     app.stop().then(
-      () => process.exit(0),
+      () => {
+        destination.flushSync();
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'error during shutdown');
         process.exit(1);

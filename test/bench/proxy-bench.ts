@@ -1,0 +1,175 @@
+/**
+ * `npm run bench:proxy`: one table from one run on this machine. The same small GET at a fixed
+ * concurrency, direct to a fake kube-apiserver and through `kubectl proxy`, nginx (if installed) and this
+ * gateway; then the resident memory one idle proxied watch costs, measured over 1,000 open watches.
+ * Each server runs in its own process; the load generator (autocannon) runs here.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const WATCHES = Number(process.env.BENCH_WATCHES ?? 1000);
+const PATH = '/api/v1/namespaces/default/pods/bench-pod';
+const DIST = path.resolve(__dirname, '../..');
+const children: ChildProcess[] = [];
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-bench-'));
+
+function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 30_000);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        // Keep draining but stop collecting: the gateway's audit lines would otherwise pile up here.
+        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onData);
+        child.stdout!.resume();
+        child.stderr!.resume();
+        resolve({ child, match: m, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}`)));
+  });
+}
+
+interface Row {
+  name: string;
+  rps?: number;
+  p50?: number;
+  p99?: number;
+  note?: string;
+}
+
+async function load(name: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
+  // Warm-up, then the measured run.
+  await autocannon({ url, connections: CONNECTIONS, duration: 2, headers });
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
+  const errors = r.errors + r.timeouts + (r.non2xx ?? 0);
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, note: errors ? `${errors} errors/non-2xx` : undefined };
+}
+
+function rssKiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+}
+
+async function openWatches(base: string, token: string, n: number): Promise<http.ClientRequest[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const reqs: http.ClientRequest[] = [];
+  await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise<void>((resolve, reject) => {
+        const req = http.get(`${base}/api/v1/namespaces/default/pods?watch=1`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+          if (res.statusCode !== 200) reject(new Error(`watch answered ${res.statusCode}`));
+          res.once('data', () => resolve());
+          res.resume();
+        });
+        req.on('error', reject);
+        reqs.push(req);
+      }),
+    ),
+  );
+  return reqs;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const fakeProc = await start(process.execPath, [path.join(DIST, 'test/bench/fake-process.js')], /^\{.*\}$/m);
+  const fake = JSON.parse(fakeProc.match[0]) as { url: string; caPem: string; token: string };
+  fs.writeFileSync(path.join(work, 'ca.pem'), fake.caPem);
+  const kubeconfig = path.join(work, 'kubeconfig');
+  fs.writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${fake.url}\n    tls-server-name: kubernetes\n    certificate-authority: ${work}/ca.pem\nusers:\n- name: sa\n  user:\n    token: ${fake.token}\ncontexts:\n- name: fake\n  context: {cluster: fake, user: sa}\ncurrent-context: fake\n`,
+  );
+  const rows: Row[] = [];
+
+  // The load generator does not verify certificates (autocannon never does); the proxies under test do.
+  const direct = await load('direct to apiserver (TLS)', `${fake.url}${PATH}`, { authorization: `Bearer ${fake.token}` });
+  rows.push(direct);
+
+  const kproxy = await start('kubectl', ['proxy', '--port=0', `--kubeconfig=${kubeconfig}`], /Starting to serve on 127\.0\.0\.1:(\d+)/);
+  rows.push(await load('kubectl proxy', `http://127.0.0.1:${kproxy.match[1]}${PATH}`));
+  kproxy.child.kill();
+
+  if (fs.existsSync('/usr/sbin/nginx')) {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const u = new URL(fake.url);
+    fs.writeFileSync(
+      path.join(work, 'nginx.conf'),
+      `daemon off; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err; events { worker_connections 4096; }
+http { access_log off; upstream api { server ${u.host}; keepalive 64; }
+ server { listen 127.0.0.1:${port}; location / { proxy_pass https://api; proxy_http_version 1.1; proxy_set_header Connection "";
+  proxy_set_header Authorization "Bearer ${fake.token}"; proxy_ssl_verify on; proxy_ssl_trusted_certificate ${work}/ca.pem;
+  proxy_ssl_name kubernetes; proxy_ssl_server_name on; proxy_ssl_session_reuse on; proxy_buffering off; } } }\n`,
+    );
+    const nginx = spawn('/usr/sbin/nginx', ['-c', path.join(work, 'nginx.conf'), '-p', work], { stdio: 'ignore' });
+    children.push(nginx);
+    await sleep(500);
+    rows.push(await load('nginx (nginx-light, 1 worker)', `http://127.0.0.1:${port}${PATH}`));
+    nginx.kill();
+  } else rows.push({ name: 'nginx', note: 'not installed (apt-get install -y nginx-light)' });
+
+  // The gateway, SQLite store, in its own process; the cluster is registered the way an agent would.
+  fs.writeFileSync(path.join(work, 'gw.yaml'), `data_dir: ${work}/data\naddress: 127.0.0.1\nport: 0\nlog_level: warn\nproxy:\n  max_inflight: ${WATCHES * 2 + 100}\n`);
+  const gw = await start(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, 'gw.yaml')], /(http:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? "info" });
+  const base = gw.match[1]!;
+  const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
+  const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
+    const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return res.json();
+  };
+  const cluster = (await api('POST', '/rest/clusters/bcs', { id: 'BENCH-K8S-1', project_id: 'bench', cluster_type: 'k8s' })) as { identifier: string };
+  const [rtoken] = (await api('POST', '/rest/clusters/BENCH-K8S-1/register_tokens')) as { token: string }[];
+  await api('PUT', '/rest/clusters/BENCH-K8S-1/credentials', { register_token: rtoken!.token, server_addresses: fake.url, cacert_data: fake.caPem, user_token: fake.token }, false);
+  const tunnel = `${base}/tunnels/clusters/${cluster.identifier}`;
+  rows.push(await load('bcs-api tunnel (super user)', `${tunnel}${PATH}`, { authorization: `Bearer ${admin}` }));
+
+  const gwPid = gw.child.pid!;
+  await sleep(1000);
+  const before = rssKiB(gwPid);
+  const watches = await openWatches(tunnel, admin, WATCHES);
+  await sleep(3000);
+  const after = rssKiB(gwPid);
+  for (const w of watches) w.destroy();
+
+  const d = direct.rps ?? 1;
+  const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '-' : n.toFixed(digits));
+  const lines = [
+    `GET ${PATH} (${CONNECTIONS} connections, ${DURATION}s after a 2s warm-up; Node ${process.version}, ${os.cpus().length} CPUs; all processes on this machine)`,
+    '',
+    '| path | requests/s | p50 ms | p99 ms | vs direct |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} |`),
+    '',
+    `gateway / kubectl proxy requests/s: ${fmt((rows.at(-1)?.rps ?? 0) / (rows[1]?.rps ?? 1), 2)}x`,
+    `${WATCHES} idle proxied watches: gateway RSS ${before} KiB → ${after} KiB, ${((after - before) / WATCHES).toFixed(1)} KiB per watch (target ≤ 16 KiB)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const c of children) c.kill('SIGTERM');
+    await sleep(1500);
+    for (const c of children) c.kill('SIGKILL');
+    fs.rmSync(work, { recursive: true, force: true });
+    process.exit();
+  });
