@@ -1,3 +1,4 @@
+import pino from 'pino';
 import type { Logger } from '../../src/log';
 
 /** One line per proxied request; no token, credential or body ever goes in it. */
@@ -19,6 +20,15 @@ export interface AuditEvent {
   upgrade?: string;
   sourceIp: string;
   error?: string;
+}
+
+/**
+ * The audit trail writes to the main logger's destination but skips its redaction pass: audit events
+ * are built field by field from non-secret values, and redaction was the costliest part of a line.
+ */
+export function createAuditLogger(main: Logger): Logger {
+  const stream = (main as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
+  return pino({ level: main.level, base: { service: 'bcs-api' }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
 }
 
 export function writeAudit(logger: Logger, event: AuditEvent): void {

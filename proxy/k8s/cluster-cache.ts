@@ -79,10 +79,22 @@ export class ClusterCache {
     }
   }
 
-  /** A deleted cluster's pool goes at once: nothing may reach it any more. */
+  /**
+   * A deleted cluster's pool goes at once: nothing may reach it any more. Cluster changes are also
+   * announced on creation, and this process hears each of its own changes twice (bus, then change
+   * feed), so the pool is destroyed only when the cluster is really gone; otherwise requests streaming
+   * through it (a first watch on a just-registered cluster) would be cut.
+   */
   dropUpstream(clusterId: string): void {
-    this.upstreams.get(clusterId)?.destroy();
-    this.upstreams.delete(clusterId);
+    const upstream = this.upstreams.get(clusterId);
+    if (!upstream) return;
+    void findClusterByIdOrIdentifier(this.rt.context(), clusterId)
+      .catch(() => null)
+      .then((cluster) => {
+        if (cluster || this.upstreams.get(clusterId) !== upstream) return;
+        upstream.destroy();
+        this.upstreams.delete(clusterId);
+      });
   }
 
   close(): void {

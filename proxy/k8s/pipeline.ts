@@ -41,9 +41,12 @@ export async function admit(req: IncomingMessage, remoteAddress: string, request
   const route = parseTunnelTarget(req.url ?? '');
   if ('error' in route) return { failure: failures.badRequest(route.error) };
 
+  // The credential presented to this hop authenticates even if the client also named Authorization in
+  // Connection (it is for us, and never forwarded: scrubbing removes it), so read it before pass 1.
+  const token = bearerFrom(req.headers.authorization);
   const upgrade = dropHopByHop(req.headers);
 
-  const auth = await deps.principals.authenticate(bearerFrom(req.headers.authorization));
+  const auth = await deps.principals.authenticate(token);
   if (!auth.ok) return { failure: failures.unauthorized(auth.message), clusterKey: route.clusterKey };
   const { principal } = auth;
 

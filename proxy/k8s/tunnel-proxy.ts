@@ -3,10 +3,11 @@ import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
-import { writeAudit, type AuditEvent } from './audit';
+import { createAuditLogger, writeAudit, type AuditEvent } from './audit';
+import type { Logger } from '../../src/log';
 import { ChangeFeedFollower } from './change-feed';
 import { ClusterCache } from './cluster-cache';
-import { Forwarder } from './forward';
+import { forward } from './forward';
 import { ProxyMetrics } from './metrics';
 import { admit, type Admitted, type PipelineDeps, type Rejected } from './pipeline';
 import { PrincipalCache } from './principal-cache';
@@ -22,16 +23,17 @@ export class TunnelProxy {
   private readonly principals: PrincipalCache;
   private readonly clusters: ClusterCache;
   private readonly feed: ChangeFeedFollower;
-  private readonly forwarder = new Forwarder();
   private readonly metrics: ProxyMetrics;
   private readonly deps: PipelineDeps;
   private inflight = 0;
+  private readonly auditLog: Logger;
 
   constructor(
     private readonly rt: Runtime,
     registry: Registry,
   ) {
     const p = rt.config.proxy;
+    this.auditLog = createAuditLogger(rt.logger);
     this.principals = new PrincipalCache(rt);
     this.clusters = new ClusterCache(rt, {
       serverName: p.upstreamServerName,
@@ -78,7 +80,7 @@ export class TunnelProxy {
   private audit(base: Partial<AuditEvent> & Pick<AuditEvent, 'requestId' | 'status' | 'method' | 'sourceIp'>, req: IncomingMessage, admitted?: Admitted | Rejected, started = Date.now()): void {
     const principal = admitted?.principal;
     const path = (req.url ?? '').split('?')[0]!;
-    writeAudit(this.rt.logger, {
+    writeAudit(this.auditLog, {
       cluster: admitted && 'cluster' in admitted ? admitted.cluster.id : (admitted as Rejected | undefined)?.clusterKey,
       userId: principal?.userId,
       user: principal?.userName,
@@ -122,7 +124,7 @@ export class TunnelProxy {
         return this.reject(res, req, info, started, failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5));
       }
       if ('failure' in admitted) return this.reject(res, req, info, started, admitted.failure, admitted);
-      const result = await this.forwarder.forward(req, res, admitted, {
+      const result = await forward(req, res, admitted, {
         responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000,
         longRunning,
       });
@@ -170,7 +172,6 @@ export class TunnelProxy {
 
   stop(): void {
     this.feed.stop();
-    this.forwarder.close();
     this.clusters.close();
   }
 }

@@ -91,8 +91,9 @@ export function relayUpgrade(
 
       socket.once('secureConnect', () => {
         connected = true;
+        // Only the upgrade request itself: bytes the client sent after it (`head`) go upstream once the
+        // apiserver has switched protocols, never before, so a pipelined request cannot ride this connection.
         socket.write(serializeHead(req.method ?? 'GET', admitted.upstreamPath, target.host, upgrade, admitted.headers));
-        if (head.length) socket.write(head);
       });
 
       let buffered = Buffer.alloc(0);
@@ -115,6 +116,7 @@ export function relayUpgrade(
           socket.setKeepAlive(true, 30_000);
           socket.on('data', (c: Buffer) => (bytesOut += c.length));
           client.on('data', (c: Buffer) => (bytesIn += c.length));
+          if (head.length) socket.write(head);
           socket.pipe(client);
           client.pipe(socket);
           const close = (): void => {
