@@ -23,6 +23,34 @@ export class ProxyMetrics {
     this.inflight = new Gauge({ name: 'bcs_api_proxy_inflight_requests', help: 'Proxied requests in flight: normal, watch (watch and follow) and upgrade', labelNames: ['kind'], registers });
     this.upstreamErrors = new Counter({ name: 'bcs_api_proxy_upstream_errors_total', help: 'Failures reaching cluster apiservers, by reason', labelNames: ['reason'], registers });
   }
+
+  /** Label children are looked up once per (type, method): prom-client hashes label objects on every call otherwise. */
+  private readonly children = new Map<string, { requests: Counter.Internal; errors: Counter.Internal; latency: Histogram.Internal<'type' | 'method'>; errorLatency: Histogram.Internal<'type' | 'method'> }>();
+  private readonly inflightChildren = new Map<string, Gauge.Internal<'kind'>>();
+
+  observe(type: string, method: string, status: number, seconds: number, longRunning: boolean): void {
+    const key = `${type} ${method}`;
+    let c = this.children.get(key);
+    if (!c) {
+      const labels = { type, method };
+      c = { requests: this.requests.labels(labels), errors: this.errors.labels(labels), latency: this.latency.labels(labels), errorLatency: this.errorLatency.labels(labels) };
+      this.children.set(key, c);
+    }
+    c.requests.inc();
+    if (status >= 400 || status === 0) {
+      c.errors.inc();
+      c.errorLatency.observe(seconds);
+    } else if (!longRunning) c.latency.observe(seconds);
+  }
+
+  inflightBy(kind: string): Gauge.Internal<'kind'> {
+    let g = this.inflightChildren.get(kind);
+    if (!g) {
+      g = this.inflight.labels({ kind });
+      this.inflightChildren.set(kind, g);
+    }
+    return g;
+  }
 }
 
 /** Coarse, bounded reasons for upstream failures (labels must not carry addresses or messages). */

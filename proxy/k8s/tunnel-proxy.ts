@@ -68,13 +68,13 @@ export class TunnelProxy {
   private enter(kind: string): boolean {
     if (this.inflight >= this.rt.config.proxy.maxInflight) return false;
     this.inflight += 1;
-    this.metrics.inflight.inc({ kind });
+    this.metrics.inflightBy(kind).inc();
     return true;
   }
 
   private leave(kind: string): void {
     this.inflight -= 1;
-    this.metrics.inflight.dec({ kind });
+    this.metrics.inflightBy(kind).dec();
   }
 
   private audit(base: Partial<AuditEvent> & Pick<AuditEvent, 'requestId' | 'status' | 'method' | 'sourceIp'>, req: IncomingMessage, admitted?: Admitted | Rejected, started = Date.now()): void {
@@ -96,11 +96,7 @@ export class TunnelProxy {
   }
 
   private observe(method: string, status: number, seconds: number, longRunning: boolean): void {
-    this.metrics.requests.inc({ type: TYPE, method });
-    if (status >= 400 || status === 0) {
-      this.metrics.errors.inc({ type: TYPE, method });
-      this.metrics.errorLatency.observe({ type: TYPE, method }, seconds);
-    } else if (!longRunning) this.metrics.latency.observe({ type: TYPE, method }, seconds);
+    this.metrics.observe(TYPE, method, status, seconds, longRunning);
   }
 
   private reject(res: ServerResponse, req: IncomingMessage, info: RequestInfo, started: number, failure: StatusFailure, admitted?: Rejected): void {
