@@ -1,6 +1,7 @@
 import { findClusterByIdOrIdentifier } from '../../src/domain/clusters';
 import { findCredential, openCredential } from '../../src/domain/credentials';
 import type { Runtime } from '../../src/runtime';
+import { SingleFlight } from './single-flight';
 import { ClusterUpstream, type UpstreamOptions } from './upstream';
 
 export interface ResolvedCluster {
@@ -22,7 +23,7 @@ interface Entry {
  */
 export class ClusterCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly inflight = new Map<string, Promise<Entry>>();
+  private readonly loads = new SingleFlight<Entry>();
   /** One pool per cluster, shared by its id and identifier keys. */
   private readonly upstreams = new Map<string, ClusterUpstream>();
 
@@ -40,12 +41,7 @@ export class ClusterCache {
   }
 
   private load(key: string): Promise<Entry> {
-    let pending = this.inflight.get(key);
-    if (!pending) {
-      pending = this.fetch(key).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
-    }
-    return pending;
+    return this.loads.run(key, () => this.fetch(key));
   }
 
   private async fetch(key: string): Promise<Entry> {

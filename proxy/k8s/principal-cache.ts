@@ -2,6 +2,7 @@ import { sha256Hex } from '../../src/crypto/tokens';
 import { ApiToken } from '../../src/store/entities';
 import type { Runtime } from '../../src/runtime';
 import type { ProxyPrincipal } from './passes/identity';
+import { SingleFlight } from './single-flight';
 
 export type AuthOutcome =
   | { ok: true; principal: ProxyPrincipal }
@@ -23,7 +24,7 @@ interface Entry {
  */
 export class PrincipalCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly inflight = new Map<string, Promise<Entry>>();
+  private readonly loads = new SingleFlight<Entry>();
 
   constructor(
     private readonly rt: Runtime,
@@ -45,12 +46,7 @@ export class PrincipalCache {
   }
 
   private load(digest: string): Promise<Entry> {
-    let pending = this.inflight.get(digest);
-    if (!pending) {
-      pending = this.fetch(digest).finally(() => this.inflight.delete(digest));
-      this.inflight.set(digest, pending);
-    }
-    return pending;
+    return this.loads.run(digest, () => this.fetch(digest));
   }
 
   private async fetch(digest: string): Promise<Entry> {

@@ -105,6 +105,16 @@ export class TunnelProxy {
     this.audit({ requestId: info.requestId, status: failure.code, method: req.method ?? 'GET', sourceIp: info.remoteAddress, error: failure.reason }, req, admitted, started);
   }
 
+  /** Runs the passes; a store that cannot be read (cold cache, database down) is a 503, not a crash. */
+  private async admitOrUnavailable(req: IncomingMessage, info: RequestInfo): Promise<Admitted | Rejected> {
+    try {
+      return await admit(req, info.remoteAddress, info.requestId, this.deps);
+    } catch (err) {
+      this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit request');
+      return { failure: failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5) };
+    }
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
     const started = Date.now();
     const method = req.method ?? 'GET';
@@ -112,13 +122,7 @@ export class TunnelProxy {
     const kind = longRunning ? 'watch' : 'normal';
     if (!this.enter(kind)) return this.reject(res, req, info, started, failures.tooMany('too many requests in flight through the gateway; retry shortly'));
     try {
-      let admitted: Admitted | Rejected;
-      try {
-        admitted = await admit(req, info.remoteAddress, info.requestId, this.deps);
-      } catch (err) {
-        this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit request');
-        return this.reject(res, req, info, started, failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5));
-      }
+      const admitted = await this.admitOrUnavailable(req, info);
       if ('failure' in admitted) return this.reject(res, req, info, started, admitted.failure, admitted);
       const result = await forward(req, res, admitted, {
         responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000,
@@ -146,13 +150,7 @@ export class TunnelProxy {
     if (shape) return refuse(shape);
     if (!this.enter('upgrade')) return refuse(failures.tooMany('too many requests in flight through the gateway; retry shortly'));
     try {
-      let admitted: Admitted | Rejected;
-      try {
-        admitted = await admit(req, info.remoteAddress, info.requestId, this.deps);
-      } catch (err) {
-        this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit upgrade');
-        return refuse(failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5));
-      }
+      const admitted = await this.admitOrUnavailable(req, info);
       if ('failure' in admitted) return refuse(admitted.failure, admitted);
       const result = await relayUpgrade(req, socket, head, admitted, {
         connectTimeoutMs: this.rt.config.proxy.connectTimeoutSeconds * 1000,

@@ -5,7 +5,7 @@ import { Cluster, type ClusterProvider, type ClusterType } from '../store/entiti
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
-import { decodeCursor, encodeCursor, pageSize, type Page, type PageArgs } from './pagination';
+import { findPage, type Page, type PageArgs } from './pagination';
 import { optionalString, requireName } from './validate';
 
 export const CLUSTER_TYPES: readonly ClusterType[] = ['k8s', 'mesos', 'tke'];
@@ -80,12 +80,7 @@ export async function listClusters(ctx: DomainContext, filter: ClusterFilter, pa
   if (filter.idContains) where.id = { $like: `%${filter.idContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
   if (filter.projectId) where.projectId = filter.projectId;
   if (filter.clusterType) where.clusterType = parseClusterType(filter.clusterType);
-  const limit = pageSize(page);
-  const after = decodeCursor<string>(page.after, 'string');
-  const items = await ctx.em.find(Cluster, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 });
-  const totalCount = (): Promise<number> => ctx.em.count(Cluster, where);
-  const slice = items.slice(0, limit);
-  return { items: slice, hasNextPage: items.length > limit, cursors: slice.map((c) => encodeCursor(c.id)), totalCount };
+  return findPage(ctx.em, Cluster, where, 'id', 'string', page);
 }
 
 /** Deletes a cluster with its register tokens and credentials (database cascade). */

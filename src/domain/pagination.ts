@@ -1,3 +1,4 @@
+import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
 import { ValidationError } from '../errors';
 
 export interface PageArgs {
@@ -37,4 +38,26 @@ export function decodeCursor<K extends string | number>(cursor: string | null | 
     // fall through to the error below
   }
   throw new ValidationError('after', `'after' is not a cursor returned by this API`);
+}
+
+/** One page ordered by a unique key, plus a lazily counted total: the one listing query every list uses. */
+export async function findPage<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: FilterQuery<T>,
+  key: keyof T & string,
+  keyKind: 'string' | 'number',
+  page: PageArgs,
+): Promise<Page<T>> {
+  const limit = pageSize(page);
+  const after = decodeCursor<string | number>(page.after, keyKind);
+  const filter = (after === undefined ? where : { $and: [where, { [key]: { $gt: after } }] }) as FilterQuery<T>;
+  const items = await em.find(entity, filter, { orderBy: { [key]: 'asc' } as never, limit: limit + 1 });
+  const slice = items.slice(0, limit);
+  return {
+    items: slice,
+    hasNextPage: items.length > limit,
+    cursors: slice.map((item) => encodeCursor(item[key] as string | number)),
+    totalCount: () => em.count(entity, where),
+  };
 }

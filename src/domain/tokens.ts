@@ -5,7 +5,7 @@ import { ApiToken, type ApiTokenType, type User } from '../store/entities';
 import { requireSelfOrSuperUser } from './authorize';
 import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
-import { decodeCursor, encodeCursor, pageSize, type Page, type PageArgs } from './pagination';
+import { findPage, type Page, type PageArgs } from './pagination';
 import { optionalString, ttlSeconds } from './validate';
 
 export interface IssuedToken {
@@ -78,10 +78,5 @@ export async function listTokens(ctx: DomainContext, actor: Principal, filter: T
   if (userId !== undefined) where.user = userId;
   if (!filter.includeRevoked) where.revokedAt = null;
   if (!filter.includeExpired) where.$or = [{ expiresAt: null }, { expiresAt: { $gt: ctx.now() } }];
-  const limit = pageSize(page);
-  const after = decodeCursor<number>(page.after, 'number');
-  const items = await ctx.em.find(ApiToken, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 });
-  const totalCount = (): Promise<number> => ctx.em.count(ApiToken, where);
-  const slice = items.slice(0, limit);
-  return { items: slice, hasNextPage: items.length > limit, cursors: slice.map((t) => encodeCursor(t.id)), totalCount };
+  return findPage(ctx.em, ApiToken, where, 'id', 'number', page);
 }

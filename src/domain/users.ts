@@ -4,7 +4,7 @@ import { User, type UserType } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
-import { decodeCursor, encodeCursor, pageSize, type Page, type PageArgs } from './pagination';
+import { findPage, type Page, type PageArgs } from './pagination';
 import { groupsList, requireName } from './validate';
 
 export interface CreateUserInput {
@@ -57,13 +57,7 @@ export async function listUsers(ctx: DomainContext, actor: Principal, filter: Us
   if (filter.isSuperUser !== undefined && filter.isSuperUser !== null) where.isSuperUser = filter.isSuperUser;
   if (filter.disabled === true) where.disabledAt = { $ne: null };
   if (filter.disabled === false) where.disabledAt = null;
-  const limit = pageSize(page);
-  const after = decodeCursor<number>(page.after, 'number');
-  const items = await ctx.em.find(User, after === undefined ? where : { $and: [where, { id: { $gt: after } }] }, { orderBy: { id: 'asc' }, limit: limit + 1 });
-  const totalCount = (): Promise<number> => ctx.em.count(User, where);
-  const hasNextPage = items.length > limit;
-  const slice = items.slice(0, limit);
-  return { items: slice, hasNextPage, cursors: slice.map((u) => encodeCursor(u.id)), totalCount };
+  return findPage(ctx.em, User, where, 'id', 'number', page);
 }
 
 export async function setUserDisabled(ctx: DomainContext, actor: Principal, id: number, disabled: boolean): Promise<User> {

@@ -1,6 +1,6 @@
 /** bcs-user-manager v1 `data` shapes (§13.2): snake_case, numeric user and cluster types. */
 import type { ClusterSecrets } from '../../domain/credentials';
-import type { ApiToken, Cluster, ClusterType, RegisterToken, User, UserType } from '../../store/entities';
+import type { ApiToken, Cluster, ClusterType, User, UserType } from '../../store/entities';
 import { goTime } from '../render';
 
 const USER_TYPE: Record<UserType, number> = { admin: 1, saas: 2, plain: 3 };
@@ -32,9 +32,8 @@ export function umClusterView(c: Cluster): Record<string, unknown> {
   };
 }
 
-export function umRegisterTokenView(t: RegisterToken, secret: string): Record<string, unknown> {
-  return { id: t.id, cluster_id: t.cluster.id, token: secret, created_at: goTime(t.createdAt) };
-}
+/** The user-manager returns the register token in the same shape as /rest (one object, not a list). */
+export { registerTokenView as umRegisterTokenView } from '../views';
 
 export function umCredentialsView(s: ClusterSecrets): Record<string, unknown> {
   return {
