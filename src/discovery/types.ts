@@ -1,0 +1,33 @@
+/**
+ * What the original's services register under /bcs/services/endpoints (reference §6): ServerInfo JSON in
+ * ephemeral sequential nodes. Only the fields this gateway reads are typed; the rest pass through.
+ */
+export interface ServerInfo {
+  ip: string;
+  port: number;
+  scheme?: 'http' | 'https' | string;
+  cluster?: string;
+  external_ip?: string;
+  external_port?: number;
+  hostname?: string;
+  version?: string;
+  pid?: number;
+  [key: string]: unknown;
+}
+
+export type DriverModule = 'mesosdriver' | 'kubernetedriver';
+
+export type DiscoveryState = 'disabled' | 'connecting' | 'connected' | 'stale';
+
+/** The passthrough's view of discovery: answered from memory, never a ZooKeeper read per request. */
+export interface DriverDiscovery {
+  /** Live drivers for a cluster (ordered by node sequence); empty when none, or while entries are stale. */
+  drivers(module: DriverModule, clusterId: string): ServerInfo[];
+  state(): DiscoveryState;
+}
+
+/** The base URL a driver is reached at: external address when both parts are set, as the original did. */
+export function driverBaseUrl(s: ServerInfo): string {
+  const host = s.external_ip && s.external_port ? `${s.external_ip}:${s.external_port}` : `${s.ip}:${s.port}`;
+  return `${s.scheme === 'https' ? 'https' : 'http'}://${host}`;
+}
