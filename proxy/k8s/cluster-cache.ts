@@ -1,7 +1,7 @@
 import { findClusterByIdOrIdentifier } from '../../src/domain/clusters';
 import { findCredential, openCredential } from '../../src/domain/credentials';
 import type { Runtime } from '../../src/runtime';
-import { SingleFlight } from './single-flight';
+import { SingleFlight } from '../shared/single-flight';
 import { ClusterUpstream, type UpstreamOptions } from './upstream';
 
 export interface ResolvedCluster {

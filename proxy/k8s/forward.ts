@@ -2,7 +2,7 @@ import https from 'node:https';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Admitted } from './pipeline';
 import { failures, type StatusFailure } from './status';
-import { upstreamErrorReason } from './metrics';
+import { upstreamErrorReason } from '../shared/metrics';
 
 export interface ForwardOptions {
   /** Deadline for response headers on requests that are not long-running. */

@@ -4,7 +4,7 @@ import type { ClusterCache, ResolvedCluster } from './cluster-cache';
 import { dropHopByHop } from './passes/hop-by-hop';
 import { identityHeaders, type IdentityPolicy, type ProxyPrincipal } from './passes/identity';
 import { hasClientIdentityHeaders, scrubClientIdentity } from './passes/scrub';
-import type { PrincipalCache } from './principal-cache';
+import type { PrincipalCache } from '../shared/principal-cache';
 import { parseTunnelTarget } from './route';
 import { failures, type StatusFailure } from './status';
 

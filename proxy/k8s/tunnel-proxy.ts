@@ -1,16 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Registry } from 'prom-client';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
 import { createAuditLogger, writeAudit, type AuditEvent } from './audit';
 import type { Logger } from '../../src/log';
-import { ChangeFeedFollower } from './change-feed';
 import { ClusterCache } from './cluster-cache';
 import { forward } from './forward';
-import { ProxyMetrics } from './metrics';
+import type { ProxyMetrics } from '../shared/metrics';
 import { admit, type Admitted, type PipelineDeps, type Rejected } from './pipeline';
-import { PrincipalCache } from './principal-cache';
+import type { PrincipalCache } from '../shared/principal-cache';
+import type { ChangeKind } from '../../src/store/entities';
 import { auditVerb, isLongRunning } from './request-kind';
 import { TUNNEL_PREFIX } from './route';
 import { failures, writeStatus, writeStatusToSocket, type StatusFailure } from './status';
@@ -20,41 +19,33 @@ const TYPE = 'k8s_native';
 
 /** `/tunnels/clusters/{cluster}/{path}`: kubectl and client-go to every registered cluster. */
 export class TunnelProxy {
-  private readonly principals: PrincipalCache;
   private readonly clusters: ClusterCache;
-  private readonly feed: ChangeFeedFollower;
-  private readonly metrics: ProxyMetrics;
   private readonly deps: PipelineDeps;
   private inflight = 0;
   private readonly auditLog: Logger;
 
   constructor(
     private readonly rt: Runtime,
-    registry: Registry,
+    principals: PrincipalCache,
+    private readonly metrics: ProxyMetrics,
   ) {
     const p = rt.config.proxy;
     this.auditLog = createAuditLogger(rt.logger);
-    this.principals = new PrincipalCache(rt);
     this.clusters = new ClusterCache(rt, {
       serverName: p.upstreamServerName,
       connectTimeoutMs: p.connectTimeoutSeconds * 1000,
       healthIntervalMs: p.healthIntervalSeconds * 1000,
     });
-    this.metrics = new ProxyMetrics(registry);
-    this.deps = { principals: this.principals, clusters: this.clusters, policy: { impersonateNormalUsers: rt.config.rbac.turnOnRbac } };
-    this.feed = new ChangeFeedFollower(rt, (kind, key) => {
-      if (kind === 'token') this.principals.invalidateToken(key);
-      else if (kind === 'user') this.principals.invalidateUser(Number(key));
-      else if (kind === 'credential') this.clusters.invalidate(key);
-      else if (kind === 'cluster') {
-        this.clusters.invalidate(key);
-        this.clusters.dropUpstream(key);
-      }
-    });
+    this.deps = { principals, clusters: this.clusters, policy: { impersonateNormalUsers: rt.config.rbac.turnOnRbac } };
   }
 
-  start(): Promise<void> {
-    return this.feed.start();
+  /** Committed changes to clusters and credentials (tokens and users are the shared principal cache's). */
+  onChange(kind: ChangeKind, key: string): void {
+    if (kind === 'credential') this.clusters.invalidate(key);
+    else if (kind === 'cluster') {
+      this.clusters.invalidate(key);
+      this.clusters.dropUpstream(key);
+    }
   }
 
   mount(): Mount {
@@ -165,7 +156,6 @@ export class TunnelProxy {
   }
 
   stop(): void {
-    this.feed.stop();
     this.clusters.close();
   }
 }

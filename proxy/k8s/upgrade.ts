@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Admitted } from './pipeline';
 import { failures, writeStatusToSocket, type StatusFailure } from './status';
-import { upstreamErrorReason } from './metrics';
+import { upstreamErrorReason } from '../shared/metrics';
 
 /** kubectl's protocols: WebSocket (exec/attach/cp v4/v5, port-forward over WS) and SPDY/3.1 (fallback, older clients). */
 const ALLOWED_UPGRADES = new Map([

@@ -1,16 +1,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { StatusFailure } from '../status';
 import { failures } from '../status';
+import type { ProxyPrincipal } from '../../shared/principal-cache';
 import type { RequestedImpersonation } from './scrub';
 
-/** The authenticated gateway caller, as the proxy caches it. */
-export interface ProxyPrincipal {
-  userId: number;
-  userName: string;
-  isSuperUser: boolean;
-  groups: string[];
-  tokenId: number;
-}
+export type { ProxyPrincipal };
 
 /** Extra keys under our own domain, so cluster audit logs name the gateway user and token. */
 export const EXTRA_USER_ID = 'bcs.tencent.com/gateway-user-id';

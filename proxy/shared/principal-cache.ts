@@ -1,8 +1,16 @@
 import { sha256Hex } from '../../src/crypto/tokens';
 import { ApiToken } from '../../src/store/entities';
 import type { Runtime } from '../../src/runtime';
-import type { ProxyPrincipal } from './passes/identity';
 import { SingleFlight } from './single-flight';
+
+/** The authenticated gateway caller, as the proxy caches it. */
+export interface ProxyPrincipal {
+  userId: number;
+  userName: string;
+  isSuperUser: boolean;
+  groups: string[];
+  tokenId: number;
+}
 
 export type AuthOutcome =
   | { ok: true; principal: ProxyPrincipal }
