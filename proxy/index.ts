@@ -1,24 +1,37 @@
 import type { Registry } from 'prom-client';
+import type { DriverDiscovery } from '../src/discovery/types';
 import type { Mount } from '../src/http/types';
 import type { Runtime } from '../src/runtime';
 import { TunnelProxy } from './k8s/tunnel-proxy';
+import { DriverPassthrough, type WebhookRouteHandler } from './mesos/passthrough';
 import { ChangeFeedFollower } from './shared/change-feed';
 import { ProxyMetrics } from './shared/metrics';
 import { PrincipalCache } from './shared/principal-cache';
+import type { AdmissionRunner } from './webhooks/types';
 
 export interface ProxySurfaces {
   mounts: Mount[];
   stop(): Promise<void>;
 }
 
+export interface ProxyOptions {
+  /** Mesos/k8s driver discovery; without it the driver routes say ZooKeeper is not configured. */
+  discovery?: DriverDiscovery;
+  admission?: AdmissionRunner;
+  webhookRoutes?: WebhookRouteHandler;
+}
+
+const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
+
 /**
- * The proxy half: the Kubernetes tunnel (and the Mesos passthrough) over the shared store. One
+ * The proxy half: the Kubernetes tunnel and the driver passthrough over the shared store. One
  * principal cache and one change-feed follower serve every surface.
  */
-export async function createProxy(rt: Runtime, registry: Registry): Promise<ProxySurfaces> {
+export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOptions = {}): Promise<ProxySurfaces> {
   const principals = new PrincipalCache(rt);
   const metrics = new ProxyMetrics(registry);
   const tunnel = new TunnelProxy(rt, principals, metrics);
+  const drivers = new DriverPassthrough(rt, principals, metrics, opts.discovery ?? NO_DISCOVERY, opts.admission, opts.webhookRoutes);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
@@ -26,10 +39,11 @@ export async function createProxy(rt: Runtime, registry: Registry): Promise<Prox
   });
   await feed.start();
   return {
-    mounts: [tunnel.mount()],
+    mounts: [tunnel.mount(), ...drivers.mounts()],
     stop: async () => {
       feed.stop();
       tunnel.stop();
+      drivers.stop();
     },
   };
 }

@@ -54,6 +54,10 @@ export interface Config {
     healthIntervalSeconds: number;
   };
   readonly zookeeper?: string;
+  /** ZooKeeper client settings (used only when `zookeeper` is set): session timeout and digest ACL credentials. */
+  readonly zookeeperClient: { sessionTimeoutSeconds: number; auth?: { user: string; password: string } };
+  /** Mesos/k8s-driver passthrough: deadline for a driver's answer. */
+  readonly mesos: { timeoutSeconds: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Keys found in the file that this gateway does not use (reported once at start-up). */
   readonly ignoredKeys: string[];

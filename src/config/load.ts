@@ -44,6 +44,10 @@ const ALIASES = {
   defaultTtl: ['tokens.default_ttl_seconds'],
   maxTtl: ['tokens.max_ttl_seconds'],
   zookeeper: ['bcs_zookeeper', 'zookeeper.hosts'],
+  zookeeperAuthUser: ['zookeeper.auth_user'],
+  zookeeperAuthPassword: ['zookeeper.auth_password'],
+  zookeeperSessionTimeout: ['zookeeper.session_timeout_seconds'],
+  mesosTimeout: ['mesos.timeout_seconds'],
   upstreamServerName: ['proxy.upstream_server_name'],
   connectTimeout: ['proxy.connect_timeout_seconds'],
   responseTimeout: ['proxy.response_timeout_seconds'],
@@ -70,6 +74,8 @@ export const ENV_OVERRIDES: Record<string, Setting> = {
   BCS_API_SQLITE_PATH: 'sqlitePath',
   BCS_API_ENCRYPTION_KEY_FILE: 'encryptionKeyFile',
   BCS_API_ZOOKEEPER: 'zookeeper',
+  BCS_API_ZOOKEEPER_AUTH_USER: 'zookeeperAuthUser',
+  BCS_API_ZOOKEEPER_AUTH_PASSWORD: 'zookeeperAuthPassword',
   BCS_API_LOG_LEVEL: 'logLevel',
   BCS_API_TURN_ON_RBAC: 'turnOnRbac',
 };
@@ -259,6 +265,12 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
   const maxTtlSeconds = get('maxTtl', positiveInt, 365 * 24 * 3600);
   if (defaultTtlSeconds > maxTtlSeconds) problems.push('tokens.default_ttl_seconds: must not exceed tokens.max_ttl_seconds');
 
+  const zkUser = get('zookeeperAuthUser', nonEmpty);
+  const zkPassword = get('zookeeperAuthPassword', nonEmpty);
+  if (Boolean(zkUser) !== Boolean(zkPassword)) {
+    problems.push(`zookeeper.auth_user and zookeeper.auth_password must be set together (only ${zkUser ? 'zookeeper.auth_user' : 'zookeeper.auth_password'} is set)`);
+  }
+
   const config: Config = {
     dataDir,
     tls,
@@ -290,6 +302,11 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       healthIntervalSeconds: get('healthInterval', positiveInt, 5),
     },
     zookeeper: get('zookeeper', nonEmpty),
+    zookeeperClient: {
+      sessionTimeoutSeconds: get('zookeeperSessionTimeout', positiveInt, 10),
+      auth: zkUser && zkPassword ? { user: zkUser, password: zkPassword } : undefined,
+    },
+    mesos: { timeoutSeconds: get('mesosTimeout', positiveInt, 30) },
     logLevel: get('logLevel', logLevel, 'info'),
     ignoredKeys: [],
   };

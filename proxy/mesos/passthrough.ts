@@ -1,0 +1,231 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { parse as parseYaml } from 'yaml';
+import { bearerFrom } from '../../src/domain/auth';
+import type { Principal } from '../../src/domain/context';
+import { driverBaseUrl, type DriverDiscovery, type DriverModule, type ServerInfo } from '../../src/discovery/types';
+import { readBody } from '../../src/http/respond';
+import type { Mount, RequestInfo } from '../../src/http/types';
+import type { Logger } from '../../src/log';
+import type { Runtime } from '../../src/runtime';
+import { createAuditLogger, writeAudit } from '../k8s/audit';
+import type { ProxyMetrics } from '../shared/metrics';
+import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
+import type { AdmissionRunner } from '../webhooks/types';
+import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
+
+/** Serves the original's admission-webhook driver routes from the gateway's store (undefined: not one of them). */
+export type WebhookRouteHandler = (method: string, uri: string, body: Buffer, actor: Principal | ProxyPrincipal) => Promise<{ status: number; body: unknown } | undefined>;
+
+interface Surface {
+  prefix: string;
+  module: DriverModule;
+  /** Path prefix on the driver. */
+  driverPath: string;
+  type: string;
+  methods: Set<string>;
+  notFoundCode: number;
+  notFoundText: (cluster: string) => string;
+}
+
+const SURFACES: Surface[] = [
+  {
+    prefix: '/bcsapi/v4/scheduler/mesos/',
+    module: 'mesosdriver',
+    driverPath: '/mesosdriver/v4/',
+    type: 'mesos',
+    methods: new Set(['GET', 'POST', 'PUT', 'DELETE']),
+    notFoundCode: CODES.noMesosDriver,
+    notFoundText: (c) => `mesos cluster ${c} not found`,
+  },
+  {
+    prefix: '/bcsapi/v4/scheduler/k8s/',
+    module: 'kubernetedriver',
+    driverPath: '/k8sdriver/v4/',
+    type: 'k8s_driver',
+    methods: new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']),
+    notFoundCode: CODES.noK8sDriver,
+    notFoundText: (c) => `k8s cluster ${c} not found`,
+  },
+];
+
+const MAX_BODY = 10 * 1024 * 1024;
+const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'proxy-authorization', 'content-length', 'x-forwarded-for', 'forwarded']);
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'trailer', 'upgrade']);
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
+
+/** The driver-relative URI: no dot segments or encoded separators, so it cannot leave `/<driver>/v4/`. */
+export function safeUri(rest: string): string | undefined {
+  const q = rest.indexOf('?');
+  const path = q < 0 ? rest : rest.slice(0, q);
+  for (const seg of path.split('/')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(seg);
+    } catch {
+      return undefined;
+    }
+    if (decoded === '.' || decoded === '..' || (/[/\\]/.test(decoded) && decoded !== seg) || /[\u0000-\u001f]/.test(decoded)) return undefined;
+  }
+  return rest;
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/**
+ * `/bcsapi/v4/scheduler/mesos/{uri}` and `/bcsapi/v4/scheduler/k8s/{uri}`: the original's passthrough to
+ * Mesos and k8s drivers found in ZooKeeper. Unlike the original it needs a super user's gateway token,
+ * returns the driver's own status and content type, retries a refused connection once on another
+ * driver, applies a deadline, and runs admission webhooks on Mesos writes before forwarding.
+ */
+export class DriverPassthrough {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly auditLog: Logger;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly principals: PrincipalCache,
+    private readonly metrics: ProxyMetrics,
+    private readonly discovery: DriverDiscovery,
+    private readonly admission?: AdmissionRunner,
+    private readonly webhookRoutes?: WebhookRouteHandler,
+  ) {
+    this.auditLog = createAuditLogger(rt.logger);
+  }
+
+  mounts(): Mount[] {
+    return SURFACES.map((s) => ({ prefix: s.prefix, handler: (req, res, info) => this.handle(s, req, res, info) }));
+  }
+
+  private async handle(surface: Surface, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
+    const started = Date.now();
+    const method = req.method ?? 'GET';
+    let clusterId: string | undefined;
+    let principal: ProxyPrincipal | undefined;
+    res.once('finish', () => {
+      this.metrics.observe(surface.type, method, res.statusCode, (Date.now() - started) / 1000, false);
+      writeAudit(this.auditLog, {
+        requestId: info.requestId,
+        cluster: clusterId,
+        userId: principal?.userId,
+        user: principal?.userName,
+        tokenId: principal?.tokenId,
+        verb: method.toLowerCase(),
+        method,
+        path: (req.url ?? '').split('?')[0]!,
+        status: res.statusCode,
+        bytesIn: Number(req.headers['content-length'] ?? 0),
+        bytesOut: Number(res.getHeader('content-length') ?? 0),
+        durationMs: Date.now() - started,
+        sourceIp: info.remoteAddress,
+      });
+    });
+
+    if (!surface.methods.has(method)) return sendEnvelopeError(res, 405, CODES.badRequest, `method ${method} is not allowed here`, { allow: [...surface.methods].join(', ') });
+    const auth = await this.principals.authenticate(bearerFrom(req.headers.authorization));
+    if (!auth.ok) return sendEnvelopeError(res, 401, CODES.unauthorized, auth.message);
+    principal = auth.principal;
+    if (!principal.isSuperUser) return sendEnvelopeError(res, 403, CODES.forbidden, 'only gateway super users may use the driver passthrough');
+
+    const uri = safeUri((req.url ?? '').slice(surface.prefix.length));
+    if (uri === undefined) return sendEnvelopeError(res, 400, CODES.badRequest, 'the request path may not contain dot segments or encoded separators');
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_BODY);
+    } catch {
+      return sendEnvelopeError(res, 413, CODES.badRequest, `request body exceeds ${MAX_BODY} bytes`);
+    }
+    let contentType = req.headers['content-type'];
+    if (surface.module === 'mesosdriver' && contentType === 'application/x-yaml' && body.length) {
+      try {
+        body = Buffer.from(JSON.stringify(parseYaml(body.toString('utf8'))));
+        contentType = 'application/json';
+      } catch (err) {
+        return sendEnvelopeError(res, 400, CODES.badYaml, `request yaml convert to json error: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+
+    if (surface.module === 'mesosdriver' && this.webhookRoutes) {
+      const served = await this.webhookRoutes(method, uri.split('?')[0]!, body, principal);
+      if (served) return sendEnvelope(res, served.status, served.body);
+    }
+
+    clusterId = String(req.headers['bcs-clusterid'] ?? '').trim() || undefined;
+    if (!clusterId) return sendEnvelopeError(res, 400, CODES.missingHeader, "http header BCS-ClusterID can't be empty");
+
+    if (surface.module === 'mesosdriver' && this.admission && (method === 'POST' || method === 'PUT')) {
+      const outcome = await this.admission.admit(method === 'POST' ? 'Create' : 'Update', body);
+      if (!outcome.allowed) return sendEnvelopeError(res, 400, CODES.webhookFailed, `request webhook ${outcome.webhook} error ${outcome.reason}`);
+      body = outcome.body;
+    }
+
+    if (this.discovery.state() === 'disabled') {
+      return sendEnvelopeError(res, 503, surface.notFoundCode, `${surface.notFoundText(clusterId)}: ZooKeeper discovery is not configured (set bcs_zookeeper)`);
+    }
+    const drivers = shuffled(this.discovery.drivers(surface.module, clusterId));
+    if (!drivers.length) return sendEnvelopeError(res, 503, surface.notFoundCode, surface.notFoundText(clusterId));
+    await this.forward(surface, req, res, drivers.slice(0, 2), `${surface.driverPath}${uri}`, body, contentType);
+  }
+
+  private forward(surface: Surface, req: IncomingMessage, res: ServerResponse, drivers: ServerInfo[], path: string, body: Buffer, contentType: string | undefined): Promise<void> {
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) if (!DROP_REQUEST.has(name) && value !== undefined) headers[name] = value;
+    headers['content-type'] = contentType ?? 'application/json';
+    headers.accept ??= 'application/json';
+    headers['content-length'] = body.length;
+    const timeoutMs = this.rt.config.mesos.timeoutSeconds * 1000;
+
+    return new Promise<void>((resolve) => {
+      const attempt = (index: number): void => {
+        const target = new URL(path, driverBaseUrl(drivers[index]!));
+        const client = target.protocol === 'https:' ? https : http;
+        const upstream = client.request(target, { method: req.method, headers, agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent });
+        let answered = false;
+        upstream.setTimeout(timeoutMs, () => upstream.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT_RESPONSE' })));
+        upstream.once('response', (driverRes) => {
+          answered = true;
+          const out: string[] = [];
+          for (let i = 0; i + 1 < driverRes.rawHeaders.length; i += 2) if (!DROP_RESPONSE.has(driverRes.rawHeaders[i]!.toLowerCase())) out.push(driverRes.rawHeaders[i]!, driverRes.rawHeaders[i + 1]!);
+          res.writeHead(driverRes.statusCode ?? 502, out);
+          driverRes.pipe(res);
+          driverRes.once('end', () => resolve());
+          driverRes.once('error', () => {
+            res.destroy();
+            resolve();
+          });
+        });
+        upstream.once('error', (err: NodeJS.ErrnoException) => {
+          if (answered || res.headersSent) {
+            res.destroy();
+            return resolve();
+          }
+          if (CONNECT_FAILURES.has(err.code ?? '') && !upstream.reusedSocket && index + 1 < drivers.length) return attempt(index + 1);
+          if (upstream.reusedSocket && index + 1 < drivers.length) return attempt(index + 1);
+          const timedOut = err.code === 'ETIMEDOUT_RESPONSE';
+          this.metrics.upstreamErrors.inc({ reason: timedOut ? 'timeout' : 'driver' });
+          sendEnvelopeError(res, timedOut ? 504 : 502, CODES.upstreamFailed, `request ${surface.type === 'mesos' ? 'mesos' : 'k8s'} driver failed: ${timedOut ? err.message : (err.code ?? 'connection error')}`);
+          resolve();
+        });
+        res.once('close', () => {
+          if (!res.writableFinished) upstream.destroy();
+        });
+        upstream.end(body);
+      };
+      attempt(0);
+    });
+  }
+
+  stop(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
