@@ -3,7 +3,10 @@ import type { DriverDiscovery } from '../src/discovery/types';
 import type { Mount } from '../src/http/types';
 import type { Runtime } from '../src/runtime';
 import { TunnelProxy } from './k8s/tunnel-proxy';
+import { authenticate } from '../src/domain/auth';
 import { DriverPassthrough, type WebhookRouteHandler } from './mesos/passthrough';
+import { handleAdmissionWebhookRoute, isAdmissionWebhookRoute } from './webhooks/routes';
+import { AdmissionWebhookRunner } from './webhooks/runner';
 import { ChangeFeedFollower } from './shared/change-feed';
 import { ProxyMetrics } from './shared/metrics';
 import { PrincipalCache } from './shared/principal-cache';
@@ -31,7 +34,16 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const principals = new PrincipalCache(rt);
   const metrics = new ProxyMetrics(registry);
   const tunnel = new TunnelProxy(rt, principals, metrics);
-  const drivers = new DriverPassthrough(rt, principals, metrics, opts.discovery ?? NO_DISCOVERY, opts.admission, opts.webhookRoutes);
+  const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry);
+  // Webhook configuration routes are management calls: the full principal is loaded for the domain's checks.
+  const webhookRoutes: WebhookRouteHandler =
+    opts.webhookRoutes ??
+    (async (method, uri, body, token) => {
+      if (!isAdmissionWebhookRoute(uri)) return undefined;
+      const ctx = rt.context();
+      return handleAdmissionWebhookRoute(rt, method, uri, body, await authenticate(ctx.em, token, ctx.now()));
+    });
+  const drivers = new DriverPassthrough(rt, principals, metrics, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
@@ -44,6 +56,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       feed.stop();
       tunnel.stop();
       drivers.stop();
+      runner?.close();
     },
   };
 }

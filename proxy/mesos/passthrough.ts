@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { parse as parseYaml } from 'yaml';
 import { bearerFrom } from '../../src/domain/auth';
-import type { Principal } from '../../src/domain/context';
+import { isGatewayError } from '../../src/errors';
 import { driverBaseUrl, type DriverDiscovery, type DriverModule, type ServerInfo } from '../../src/discovery/types';
 import { readBody } from '../../src/http/respond';
 import type { Mount, RequestInfo } from '../../src/http/types';
@@ -15,7 +15,7 @@ import type { AdmissionRunner } from '../webhooks/types';
 import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
 
 /** Serves the original's admission-webhook driver routes from the gateway's store (undefined: not one of them). */
-export type WebhookRouteHandler = (method: string, uri: string, body: Buffer, actor: Principal | ProxyPrincipal) => Promise<{ status: number; body: unknown } | undefined>;
+export type WebhookRouteHandler = (method: string, uri: string, body: Buffer, token: string) => Promise<{ status: number; body: unknown } | undefined>;
 
 interface Surface {
   prefix: string;
@@ -130,7 +130,8 @@ export class DriverPassthrough {
     });
 
     if (!surface.methods.has(method)) return sendEnvelopeError(res, 405, CODES.badRequest, `method ${method} is not allowed here`, { allow: [...surface.methods].join(', ') });
-    const auth = await this.principals.authenticate(bearerFrom(req.headers.authorization));
+    const token = bearerFrom(req.headers.authorization);
+    const auth = await this.principals.authenticate(token);
     if (!auth.ok) return sendEnvelopeError(res, 401, CODES.unauthorized, auth.message);
     principal = auth.principal;
     if (!principal.isSuperUser) return sendEnvelopeError(res, 403, CODES.forbidden, 'only gateway super users may use the driver passthrough');
@@ -155,7 +156,7 @@ export class DriverPassthrough {
     }
 
     if (surface.module === 'mesosdriver' && this.webhookRoutes) {
-      const served = await this.webhookRoutes(method, uri.split('?')[0]!, body, principal);
+      const served = await this.webhookRoutes(method, uri.split('?')[0]!, body, token!);
       if (served) return sendEnvelope(res, served.status, served.body);
     }
 
@@ -163,7 +164,13 @@ export class DriverPassthrough {
     if (!clusterId) return sendEnvelopeError(res, 400, CODES.missingHeader, "http header BCS-ClusterID can't be empty");
 
     if (surface.module === 'mesosdriver' && this.admission && (method === 'POST' || method === 'PUT')) {
-      const outcome = await this.admission.admit(method === 'POST' ? 'Create' : 'Update', body);
+      let outcome;
+      try {
+        outcome = await this.admission.admit(method === 'POST' ? 'Create' : 'Update', body);
+      } catch (err) {
+        if (!isGatewayError(err)) throw err;
+        return sendEnvelopeError(res, 503, CODES.internal, `admission webhooks cannot be checked right now: ${err.message}`);
+      }
       if (!outcome.allowed) return sendEnvelopeError(res, 400, CODES.webhookFailed, `request webhook ${outcome.webhook} error ${outcome.reason}`);
       body = outcome.body;
     }

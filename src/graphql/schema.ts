@@ -3,6 +3,7 @@ import path from 'node:path';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { authChecker } from './auth-checker';
+import { AdmissionWebhookResolver } from './resolvers/admission-webhook.resolver';
 import { ApiTokenResolver } from './resolvers/api-token.resolver';
 import { ClusterResolver } from './resolvers/cluster.resolver';
 import { KubeconfigResolver } from './resolvers/kubeconfig.resolver';
@@ -17,7 +18,7 @@ export const SCHEMA_FILE = path.join(ROOT, 'schema.graphql');
 
 export function buildGraphqlSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [UserResolver, ApiTokenResolver, ClusterResolver, RegisterTokenResolver, KubeconfigResolver],
+    resolvers: [UserResolver, ApiTokenResolver, ClusterResolver, RegisterTokenResolver, KubeconfigResolver, AdmissionWebhookResolver],
     authChecker,
     authMode: 'error',
     // type-graphql 2 validates nothing unless asked; `forbidUnknownValues` would reject plain arg objects.

@@ -1,7 +1,7 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 
 /** What changed; caches key their entries by these. */
-export type ChangeKind = 'token' | 'user' | 'cluster' | 'credential';
+export type ChangeKind = 'token' | 'user' | 'cluster' | 'credential' | 'webhook';
 
 /**
  * An append-only feed of changes that caches outside this process must see (the proxy may run as a

@@ -1,3 +1,11 @@
+export {
+  AdmissionWebhookConfiguration,
+  type AdmissionOperation,
+  type AdmissionResourceKind,
+  type AdmissionWebhookSpec,
+  type NamespaceSelectorOperator,
+  type WebhookFailurePolicy,
+} from './admission-webhook.entity';
 export { ApiToken, type ApiTokenType } from './api-token.entity';
 export { ChangeEvent, type ChangeKind } from './change-event.entity';
 export { Cluster, type ClusterProvider, type ClusterType } from './cluster.entity';
@@ -5,6 +13,7 @@ export { ClusterCredential } from './cluster-credential.entity';
 export { RegisterToken } from './register-token.entity';
 export { User, type UserType } from './user.entity';
 
+import { AdmissionWebhookConfiguration } from './admission-webhook.entity';
 import { ApiToken } from './api-token.entity';
 import { ChangeEvent } from './change-event.entity';
 import { Cluster } from './cluster.entity';
@@ -12,4 +21,4 @@ import { ClusterCredential } from './cluster-credential.entity';
 import { RegisterToken } from './register-token.entity';
 import { User } from './user.entity';
 
-export const ENTITIES = [User, ApiToken, Cluster, RegisterToken, ClusterCredential, ChangeEvent];
+export const ENTITIES = [User, ApiToken, Cluster, RegisterToken, ClusterCredential, ChangeEvent, AdmissionWebhookConfiguration];
