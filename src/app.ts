@@ -1,5 +1,8 @@
 import { createProxy } from '../proxy';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config';
+import { createDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
 import { createGraphqlMounts } from './graphql';
 import { healthMounts } from './http/health';
 import { startListeners, type Listening } from './http/server';
@@ -8,6 +11,8 @@ import type { Logger } from './log';
 import { createRegistry, metricsMount } from './metrics';
 import { createRestMounts } from './rest';
 import { startRuntime, type Runtime, type RuntimeOptions, type StartedRuntime } from './runtime';
+
+const VERSION: string = (require('../../package.json') as { version: string }).version;
 
 export type Role = 'all' | 'api' | 'proxy';
 
@@ -23,12 +28,12 @@ export interface App {
  * The one place `src/` reaches into `proxy/`: the co-deployed proxy shares this process's runtime
  * (store, keyring, change bus) unless it runs alone as a sidecar (`--role proxy`).
  */
-export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () => boolean): Promise<{ mounts: Mount[]; stop(): Promise<void> }> {
+export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () => boolean, discovery: DiscoveryService): Promise<{ mounts: Mount[]; stop(): Promise<void> }> {
   const registry = createRegistry();
-  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown), metricsMount(registry)];
+  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown, () => discovery.health()), metricsMount(registry)];
   const stops: (() => Promise<void>)[] = [];
   if (role !== 'api') {
-    const proxy = await createProxy(rt, registry);
+    const proxy = await createProxy(rt, registry, { discovery });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
   }
@@ -40,13 +45,30 @@ export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () =>
   return { mounts, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
 
-/** The composition root: store, domain, edges, listeners. */
+/** The address other BCS services reach this gateway at: `local_ip`, else the bound one, else the first external IPv4. */
+function advertisedIp(config: Config, bound: string): string {
+  if (config.localIp) return config.localIp;
+  if (bound !== '0.0.0.0' && bound !== '::') return bound;
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
+  return external?.address ?? '127.0.0.1';
+}
+
+/** The composition root: store, domain, discovery, edges, listeners. */
 export async function startApp(config: Config, logger: Logger, opts: RuntimeOptions & { role?: Role } = {}): Promise<App> {
   const runtime = await startRuntime(config, logger, opts);
   let shuttingDown = false;
+  // Filled in once the listeners are bound (the port may be chosen by the OS), before discovery starts.
+  const registration: SelfRegistration = { ip: '', port: 0, scheme: config.tls ? 'https' : 'http', version: VERSION };
+  const discovery = createDiscovery(config, { register: registration, logger });
   try {
-    const built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown);
+    const built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery);
     const listening = await startListeners(config, built.mounts, logger);
+    const first = listening.servers[0]!.address() as AddressInfo;
+    registration.ip = advertisedIp(config, first.address);
+    registration.port = first.port;
+    discovery.start();
     return {
       runtime,
       listening,
@@ -54,11 +76,13 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
       stop: async () => {
         shuttingDown = true;
         await listening.close();
+        await discovery.stop();
         await built.stop();
         await runtime.close();
       },
     };
   } catch (err) {
+    await discovery.stop();
     await runtime.close();
     throw err;
   }

@@ -7,6 +7,7 @@ import { mysqlServer } from './helpers/db';
 const DEBIAN_PACKAGES: { pkg: string; command: string; why: string }[] = [
   { pkg: 'chromium', command: 'chromium', why: 'the GraphiQL browser test' },
   { pkg: 'openssl', command: 'openssl', why: 'test certificates' },
+  { pkg: 'zookeeper', command: '/usr/share/java/zookeeper.jar', why: 'the ZooKeeper discovery tests (test/helpers/zookeeper.ts runs its ZooKeeperServerMain)' },
 ];
 
 const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;

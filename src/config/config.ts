@@ -54,6 +54,8 @@ export interface Config {
     healthIntervalSeconds: number;
   };
   readonly zookeeper?: string;
+  /** Address advertised in ZooKeeper (`local_ip`); the bound or first external address when unset. */
+  readonly localIp?: string;
   /** ZooKeeper client settings (used only when `zookeeper` is set): session timeout and digest ACL credentials. */
   readonly zookeeperClient: { sessionTimeoutSeconds: number; auth?: { user: string; password: string } };
   /** Mesos/k8s-driver passthrough: deadline for a driver's answer. */

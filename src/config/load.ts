@@ -44,6 +44,7 @@ const ALIASES = {
   defaultTtl: ['tokens.default_ttl_seconds'],
   maxTtl: ['tokens.max_ttl_seconds'],
   zookeeper: ['bcs_zookeeper', 'zookeeper.hosts'],
+  localIp: ['local_ip'],
   zookeeperAuthUser: ['zookeeper.auth_user'],
   zookeeperAuthPassword: ['zookeeper.auth_password'],
   zookeeperSessionTimeout: ['zookeeper.session_timeout_seconds'],
@@ -82,7 +83,7 @@ export const ENV_OVERRIDES: Record<string, Setting> = {
 
 /** Keys of the original that are accepted in a file but have no effect here. */
 const KNOWN_UNUSED = new Set([
-  'ipv6_address', 'external_ip', 'external_ipv6', 'external_port', 'metric_port', 'bcs_zookeeper_ipv6', 'local_ip',
+  'ipv6_address', 'external_ip', 'external_ipv6', 'external_port', 'metric_port', 'bcs_zookeeper_ipv6',
   'local_ipv6', 'client_cert_file', 'client_key_file', 'custom_server_key_password', 'custom_client_cert_file',
   'custom_client_key_file', 'custom_client_key_password', 'ls_address', 'ls_ca_file', 'ls_client_cert_file',
   'ls_client_key_file', 'log_dir', 'log_max_size', 'log_max_num', 'logtostderr', 'alsologtostderr', 'v',
@@ -302,6 +303,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       healthIntervalSeconds: get('healthInterval', positiveInt, 5),
     },
     zookeeper: get('zookeeper', nonEmpty),
+    localIp: get('localIp', nonEmpty),
     zookeeperClient: {
       sessionTimeoutSeconds: get('zookeeperSessionTimeout', positiveInt, 10),
       auth: zkUser && zkPassword ? { user: zkUser, password: zkPassword } : undefined,

@@ -1,9 +1,13 @@
 import type { MikroORM } from '@mikro-orm/core';
+import type { DiscoveryHealth } from '../discovery';
 import { sendJson } from './respond';
 import type { Mount } from './types';
 
-/** /livez says the process runs; /readyz also checks the store. Machines read the status code. */
-export function healthMounts(orm: MikroORM, isShuttingDown: () => boolean): Mount[] {
+/**
+ * /livez says the process runs; /readyz checks the store and, when ZooKeeper is configured, the
+ * discovery session (a gateway without it cannot route Mesos requests). Machines read the status code.
+ */
+export function healthMounts(orm: MikroORM, isShuttingDown: () => boolean, discovery?: () => DiscoveryHealth): Mount[] {
   return [
     { prefix: '/livez', handler: async (_req, res) => sendJson(res, 200, { status: 'ok' }) },
     { prefix: '/healthz', handler: async (_req, res) => sendJson(res, 200, { status: 'ok' }) },
@@ -12,7 +16,15 @@ export function healthMounts(orm: MikroORM, isShuttingDown: () => boolean): Moun
       handler: async (_req, res) => {
         if (isShuttingDown()) return sendJson(res, 503, { status: 'shutting down' });
         const db = await orm.checkConnection();
-        sendJson(res, db.ok ? 200 : 503, { status: db.ok ? 'ok' : 'unavailable', checks: { database: db.ok ? 'ok' : 'unreachable' } });
+        const zk = discovery?.();
+        const ready = db.ok && (zk?.ready ?? true);
+        sendJson(res, ready ? 200 : 503, {
+          status: ready ? 'ok' : 'unavailable',
+          checks: {
+            database: db.ok ? 'ok' : 'unreachable',
+            ...(zk && zk.state !== 'disabled' ? { zookeeper: { state: zk.state, message: zk.message } } : {}),
+          },
+        });
       },
     },
   ];

@@ -1,0 +1,281 @@
+/**
+ * A thin, promise-based face over the `zookeeper` npm package (the C client, v7.3.0). It keeps numeric
+ * return codes (so callers can tell "connection loss" from "no node"), hands watch events to a plain
+ * callback, and is the only file that touches the native module. Discovery code depends on the
+ * `ZkClient` interface and receives instances from a `ZkClientFactory`, the seam tests use.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+
+/** ZooKeeper return codes this gateway distinguishes (values of the C client's `ZOO_ERRORS`). */
+export const ZK_RC = {
+  OK: 0,
+  CONNECTIONLOSS: -4,
+  OPERATIONTIMEOUT: -7,
+  INVALIDSTATE: -9,
+  NONODE: -101,
+  NOAUTH: -102,
+  NODEEXISTS: -110,
+  NOTEMPTY: -111,
+  SESSIONEXPIRED: -112,
+  AUTHFAILED: -115,
+  CLOSING: -116,
+} as const;
+
+/** Create modes (`ZOO_PERSISTENT`, `ZOO_EPHEMERAL_SEQUENTIAL`, …). */
+export const ZK_CREATE = { PERSISTENT: 0, EPHEMERAL: 1, PERSISTENT_SEQUENTIAL: 2, EPHEMERAL_SEQUENTIAL: 3 } as const;
+
+/** Watch event types delivered to watchers. */
+export const ZK_EVENT = { CREATED: 1, DELETED: 2, CHANGED: 3, CHILD: 4, SESSION: -1, NOTWATCHING: -2 } as const;
+
+/** Close codes carried by the `close` event: 0 = closed by us, -112 = session expired, -113 = auth failed. */
+export const ZK_CLOSE = { BY_CLIENT: 0, SESSION_EXPIRED: -112, AUTH_FAILED: -113 } as const;
+
+export const ZK_PERM_ALL = 31;
+
+export interface ZkAcl {
+  perms: number;
+  scheme: string;
+  auth: string;
+}
+
+/** What the original created every node with: `DigestACL(PermAll, user, password)`. */
+export function digestAcl(user: string, password: string): ZkAcl[] {
+  const digest = createHash('sha1').update(`${user}:${password}`).digest('base64');
+  return [{ perms: ZK_PERM_ALL, scheme: 'digest', auth: `${user}:${digest}` }];
+}
+
+/** A failed ZooKeeper operation; `rc` is one of the C client's return codes (see `ZK_RC`). */
+export class ZkError extends Error {
+  constructor(
+    readonly rc: number,
+    readonly op: string,
+    readonly path: string,
+    detail?: string,
+  ) {
+    super(`zookeeper ${op} ${path} failed: ${detail ?? 'error'} (rc ${rc})`);
+    this.name = 'ZkError';
+  }
+}
+
+/** Codes meaning "the link or the session is gone": retried after reconnecting, never fatal. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof ZkError)) return false;
+  const codes: number[] = [ZK_RC.CONNECTIONLOSS, ZK_RC.OPERATIONTIMEOUT, ZK_RC.INVALIDSTATE, ZK_RC.SESSIONEXPIRED, ZK_RC.CLOSING];
+  return codes.includes(err.rc);
+}
+
+export const isNoNode = (err: unknown): boolean => err instanceof ZkError && err.rc === ZK_RC.NONODE;
+export const isNodeExists = (err: unknown): boolean => err instanceof ZkError && err.rc === ZK_RC.NODEEXISTS;
+
+export interface ZkWatchEvent {
+  type: number;
+  state: number;
+  path: string;
+}
+export type ZkWatcher = (event: ZkWatchEvent) => void;
+
+/**
+ * One ZooKeeper handle = at most one session. Events: `connect` (connected or re-connected within the
+ * session), `connecting` (link lost, the client is trying other servers), `close` (code; the handle is
+ * dead: expired session, failed auth, or `close()`).
+ */
+export interface ZkClient {
+  on(event: 'connect' | 'connecting', listener: () => void): this;
+  on(event: 'close', listener: (code: number) => void): this;
+  /** Negotiated session timeout once connected, else the requested one. */
+  readonly sessionTimeoutMs: number;
+  /** Session id (hex) once connected, else ''. */
+  readonly sessionId: string;
+  getChildren(path: string, watcher?: ZkWatcher): Promise<string[]>;
+  getData(path: string, watcher?: ZkWatcher): Promise<Buffer>;
+  /** True when the node exists. With a watcher, also watches a node that does not exist yet. */
+  exists(path: string, watcher?: ZkWatcher): Promise<boolean>;
+  create(path: string, data: string | Buffer, mode: number): Promise<string>;
+  delete(path: string, version?: number): Promise<void>;
+  getAcl(path: string): Promise<ZkAcl[]>;
+  setAcl(path: string, version: number, acl: ZkAcl[]): Promise<void>;
+  addAuth(scheme: string, auth: string): Promise<void>;
+  close(): void;
+}
+
+export interface ZkClientOptions {
+  /** Comma-separated `host:port` list. */
+  connect: string;
+  sessionTimeoutMs: number;
+  /** The C client's log level: 0 = off, 1 = error (default), 2 = warn, 3 = info, 4 = debug. */
+  logLevel?: number;
+  /** Resume an existing session (tests use it to take a session over and force its expiry). */
+  session?: { id: string; password: string };
+}
+
+export type ZkClientFactory = (options: ZkClientOptions) => ZkClient;
+
+/* The subset of the native module used here, typed locally (its bundled declarations are ambient). */
+type Cb = (rc: number, error: string, ...rest: unknown[]) => void;
+type NativeWatch = (type: number, state: number, path: string) => void;
+interface NativeZk extends EventEmitter {
+  init(config: Record<string, unknown>): NativeZk;
+  close(): unknown;
+  readonly timeout: number;
+  readonly client_id: unknown;
+  readonly client_password: string;
+  a_create(path: string, data: string | Buffer, flags: number, cb: Cb): number;
+  a_exists(path: string, watch: boolean, cb: Cb): number;
+  aw_exists(path: string, watch: NativeWatch, cb: Cb): number;
+  a_get(path: string, watch: boolean, cb: Cb): number;
+  aw_get(path: string, watch: NativeWatch, cb: Cb): number;
+  a_get_children(path: string, watch: boolean, cb: Cb): number;
+  aw_get_children(path: string, watch: NativeWatch, cb: Cb): number;
+  a_delete_(path: string, version: number, cb: Cb): number;
+  a_get_acl(path: string, cb: Cb): number;
+  a_set_acl(path: string, version: number, acl: ZkAcl[], cb: Cb): number;
+  add_auth(scheme: string, auth: string, cb: Cb): number;
+}
+type NativeZkConstructor = new (config: Record<string, unknown>) => NativeZk;
+
+let nativeCtor: NativeZkConstructor | undefined;
+function loadNative(): NativeZkConstructor {
+  // Loaded lazily so that a gateway without ZooKeeper never loads the native addon.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  nativeCtor ??= require('zookeeper') as NativeZkConstructor;
+  return nativeCtor;
+}
+
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  return Buffer.alloc(0);
+}
+
+/** The production client: one native handle per instance, connecting as soon as it is created. */
+export class NativeZkClient extends EventEmitter implements ZkClient {
+  private readonly zk: NativeZk;
+  /** After `close` the native handle must not be used again (the package's README: it may crash). */
+  private closed = false;
+
+  constructor(private readonly options: ZkClientOptions) {
+    super();
+    const Native = loadNative();
+    const config: Record<string, unknown> = {
+      connect: options.connect,
+      timeout: options.sessionTimeoutMs,
+      debug_level: options.logLevel ?? 1,
+      host_order_deterministic: false,
+      data_as_buffer: true,
+    };
+    if (options.session) {
+      config.client_id = options.session.id;
+      config.client_password = options.session.password;
+    }
+    this.zk = new Native(config);
+    this.zk.on('connect', () => this.emit('connect'));
+    this.zk.on('connecting', () => this.emit('connecting'));
+    this.zk.on('close', (_self: unknown, code: unknown) => {
+      this.closed = true;
+      this.emit('close', typeof code === 'number' ? code : 0);
+    });
+    this.zk.init({});
+  }
+
+  get sessionTimeoutMs(): number {
+    return this.zk.timeout > 0 ? this.zk.timeout : this.options.sessionTimeoutMs;
+  }
+
+  get sessionId(): string {
+    const id = this.zk.client_id;
+    return id && id !== '0' && id !== 0 ? String(id) : '';
+  }
+
+  /** The session's password (hex), for tests that resume the session elsewhere. */
+  get sessionPassword(): string {
+    return this.zk.client_password;
+  }
+
+  private call<T>(op: string, path: string, start: (cb: Cb) => number, pick: (rest: unknown[]) => T): Promise<T> {
+    if (this.closed) return Promise.reject(new ZkError(ZK_RC.INVALIDSTATE, op, path, 'client is closed'));
+    return new Promise<T>((resolve, reject) => {
+      const rc = start((code, error, ...rest) => {
+        if (code === ZK_RC.OK) resolve(pick(rest));
+        else reject(new ZkError(code, op, path, error));
+      });
+      if (typeof rc === 'number' && rc !== ZK_RC.OK) reject(new ZkError(rc, op, path, 'rejected by the client'));
+    });
+  }
+
+  private static native(watcher: ZkWatcher): NativeWatch {
+    return (type, state, path) => watcher({ type, state, path });
+  }
+
+  getChildren(path: string, watcher?: ZkWatcher): Promise<string[]> {
+    return this.call('getChildren', path, (cb) => (watcher ? this.zk.aw_get_children(path, NativeZkClient.native(watcher), cb) : this.zk.a_get_children(path, false, cb)), (r) => (Array.isArray(r[0]) ? (r[0] as string[]) : []));
+  }
+
+  getData(path: string, watcher?: ZkWatcher): Promise<Buffer> {
+    return this.call('getData', path, (cb) => (watcher ? this.zk.aw_get(path, NativeZkClient.native(watcher), cb) : this.zk.a_get(path, false, cb)), (r) => toBuffer(r[1]));
+  }
+
+  async exists(path: string, watcher?: ZkWatcher): Promise<boolean> {
+    try {
+      await this.call('exists', path, (cb) => (watcher ? this.zk.aw_exists(path, NativeZkClient.native(watcher), cb) : this.zk.a_exists(path, false, cb)), () => undefined);
+      return true;
+    } catch (err) {
+      if (isNoNode(err)) return false;
+      throw err;
+    }
+  }
+
+  create(path: string, data: string | Buffer, mode: number): Promise<string> {
+    return this.call('create', path, (cb) => this.zk.a_create(path, data, mode, cb), (r) => String(r[0]));
+  }
+
+  delete(path: string, version = -1): Promise<void> {
+    return this.call('delete', path, (cb) => this.zk.a_delete_(path, version, cb), () => undefined);
+  }
+
+  getAcl(path: string): Promise<ZkAcl[]> {
+    return this.call('getAcl', path, (cb) => this.zk.a_get_acl(path, cb), (r) => (r[0] as ZkAcl[]).map((a) => ({ perms: a.perms, scheme: a.scheme, auth: a.auth })));
+  }
+
+  setAcl(path: string, version: number, acl: ZkAcl[]): Promise<void> {
+    return this.call('setAcl', path, (cb) => this.zk.a_set_acl(path, version, acl, cb), () => undefined);
+  }
+
+  addAuth(scheme: string, auth: string): Promise<void> {
+    return this.call('addAuth', scheme, (cb) => this.zk.add_auth(scheme, auth, cb), () => undefined);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.zk.close();
+  }
+}
+
+export const createZkClient: ZkClientFactory = (options) => new NativeZkClient(options);
+
+/** `a:1,b` → `a:1,b:2181`: the C client needs a port on every host. */
+export function normaliseHosts(hosts: string): string {
+  return hosts
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean)
+    .map((h) => (/:\d+$/.test(h) && !/^\[[^\]]*\]$/.test(h) ? h : `${h}:2181`))
+    .join(',');
+}
+
+/** Creates every missing ancestor of `path` (and `path` itself) as a persistent node. */
+export async function ensurePath(client: ZkClient, path: string, acl?: ZkAcl[]): Promise<void> {
+  const parts = path.split('/').filter(Boolean);
+  let current = '';
+  for (const part of parts) {
+    current += `/${part}`;
+    if (await client.exists(current)) continue;
+    try {
+      await client.create(current, '', ZK_CREATE.PERSISTENT);
+      if (acl) await client.setAcl(current, -1, acl);
+    } catch (err) {
+      if (!isNodeExists(err)) throw err;
+    }
+  }
+}
