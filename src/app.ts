@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config';
 import { createDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
+import { CHANGE_RETENTION_MS, pruneChanges } from './domain/changes';
 import { createGraphqlMounts } from './graphql';
 import { healthMounts } from './http/health';
 import { startListeners, type Listening } from './http/server';
@@ -69,12 +70,19 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
     registration.ip = advertisedIp(config, first.address);
     registration.port = first.port;
     discovery.start();
+    // The change feed is append-only; old rows are dropped every ten minutes by every process (idempotent).
+    const pruning = setInterval(() => {
+      const ctx = runtime.context();
+      pruneChanges(ctx.em, new Date(ctx.now().getTime() - CHANGE_RETENTION_MS)).catch((err: unknown) => logger.warn({ err }, 'could not prune the change feed'));
+    }, 10 * 60_000);
+    pruning.unref();
     return {
       runtime,
       listening,
       defaultAdminToken: runtime.bootstrap.defaultAdmin?.token,
       stop: async () => {
         shuttingDown = true;
+        clearInterval(pruning);
         await listening.close();
         await discovery.stop();
         await built.stop();

@@ -60,3 +60,6 @@ export async function latestChangeId(em: EntityManager): Promise<number> {
 export async function pruneChanges(em: EntityManager, before: Date): Promise<number> {
   return em.nativeDelete(ChangeEvent, { createdAt: { $lt: before } });
 }
+
+/** How long feed rows are kept: far longer than any reader's poll interval. */
+export const CHANGE_RETENTION_MS = 60 * 60_000;

@@ -77,6 +77,14 @@ export async function reportCredentials(ctx: DomainContext, clusterId: string, r
 
   const now = ctx.now();
   let cred = await ctx.em.findOne(ClusterCredential, { cluster: cluster.id });
+  const clusterDomain = typeof report.clusterDomain === 'string' && report.clusterDomain ? report.clusterDomain.slice(0, 255) : null;
+  // Agents report every minute; an unchanged report only moves reported-at, so caches are not churned.
+  if (cred && sameCredential(ctx, cred, { serverAddresses, fingerprint, caCert, userToken, clusterDomain })) {
+    cred.reportedAt = now;
+    cred.reporterAddress = report.reporterAddress?.slice(0, 64) ?? null;
+    await ctx.em.flush();
+    return cred;
+  }
   if (!cred) {
     cred = new ClusterCredential();
     cred.cluster = ref(cluster);
@@ -87,12 +95,28 @@ export async function reportCredentials(ctx: DomainContext, clusterId: string, r
   cred.caCertSealed = ctx.keyring.seal(caCert, aad(cluster.id, 'ca'));
   cred.caFingerprint = fingerprint;
   cred.userTokenSealed = ctx.keyring.seal(userToken, aad(cluster.id, 'token'));
-  cred.clusterDomain = typeof report.clusterDomain === 'string' && report.clusterDomain ? report.clusterDomain.slice(0, 255) : null;
+  cred.clusterDomain = clusterDomain;
   cred.reporterAddress = report.reporterAddress?.slice(0, 64) ?? null;
   cred.reportedAt = now;
   cred.updatedAt = now;
   await commitWithChange(ctx, 'credential', cluster.id);
   return cred;
+}
+
+function sameCredential(
+  ctx: DomainContext,
+  cred: ClusterCredential,
+  next: { serverAddresses: string[]; fingerprint: string; caCert: string; userToken: string; clusterDomain: string | null },
+): boolean {
+  if (cred.caFingerprint !== next.fingerprint || (cred.clusterDomain ?? null) !== next.clusterDomain) return false;
+  if (cred.serverAddresses.join(',') !== next.serverAddresses.join(',')) return false;
+  try {
+    const current = openCredential(ctx, cred);
+    return current.userToken === next.userToken && current.caCertData === next.caCert;
+  } catch {
+    // Sealed under a key no longer in the keyring: store the report afresh.
+    return false;
+  }
 }
 
 export async function findCredential(ctx: DomainContext, clusterId: string): Promise<ClusterCredential | null> {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authenticate } from '../../src/domain/auth';
 import { bootstrapUsers } from '../../src/domain/bootstrap';
+import { pruneChanges } from '../../src/domain/changes';
 import { createCluster, deleteCluster, listClusters } from '../../src/domain/clusters';
 import type { DomainContext, Principal } from '../../src/domain/context';
 import { readClusterSecrets, reportCredentials } from '../../src/domain/credentials';
@@ -87,6 +88,24 @@ for (const dialect of DIALECTS) {
       assert.equal(stored.userToken, 'sa-1');
       assert.equal(stored.caCertData, TEST_CA_PEM);
       await assert.rejects(readClusterSecrets(ctx(), alice, cluster.id), ForbiddenError);
+    });
+
+    it('records a change only when a credential report changes something, and prunes old feed rows', async () => {
+      const cluster = await createCluster(ctx(), admin, { id: 'BCS-K8S-005' });
+      const { secret } = await createRegisterToken(ctx(), admin, cluster.id);
+      const report = { registerToken: secret, serverAddresses: 'https://h:6443', caCertData: TEST_CA_PEM, userToken: 'sa-1' };
+      const events = async () => (await ctx().em.getConnection().execute(`select id from change_events where kind = 'credential' and \`key\` = 'BCS-K8S-005'`)).length;
+      await reportCredentials(ctx(), cluster.id, report);
+      assert.equal(await events(), 1);
+      const again = await reportCredentials(ctx(), cluster.id, { ...report, reporterAddress: '10.0.0.9' });
+      assert.equal(await events(), 1, 'an identical report is not a change');
+      assert.equal(again.reporterAddress, '10.0.0.9');
+      await reportCredentials(ctx(), cluster.id, { ...report, userToken: 'sa-2' });
+      assert.equal(await events(), 2);
+      assert.equal((await readClusterSecrets(ctx(), admin, cluster.id)).userToken, 'sa-2');
+      const removed = await pruneChanges(ctx().em, new Date(Date.now() + 1000));
+      assert.ok(removed >= 2);
+      assert.equal(await events(), 0);
     });
 
     it('stores register tokens, CA and SA tokens sealed, never in plaintext', async () => {
