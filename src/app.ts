@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config';
 import { createDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
 import { CHANGE_RETENTION_MS, pruneChanges } from './domain/changes';
+import { purgeDeadTokens } from './domain/tokens';
+
+const DEAD_TOKEN_RETENTION_MS = 30 * 24 * 3600_000;
 import { createGraphqlMounts } from './graphql';
 import { healthMounts } from './http/health';
 import { startListeners, type Listening } from './http/server';
@@ -70,10 +73,14 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
     registration.ip = advertisedIp(config, first.address);
     registration.port = first.port;
     discovery.start();
-    // The change feed is append-only; old rows are dropped every ten minutes by every process (idempotent).
+    // Housekeeping every ten minutes, by every process (idempotent): the append-only change feed, and
+    // tokens dead (expired or revoked) for more than a month.
     const pruning = setInterval(() => {
       const ctx = runtime.context();
-      pruneChanges(ctx.em, new Date(ctx.now().getTime() - CHANGE_RETENTION_MS)).catch((err: unknown) => logger.warn({ err }, 'could not prune the change feed'));
+      const now = ctx.now().getTime();
+      Promise.all([pruneChanges(ctx.em, new Date(now - CHANGE_RETENTION_MS)), purgeDeadTokens(ctx.em, new Date(now - DEAD_TOKEN_RETENTION_MS))]).catch((err: unknown) =>
+        logger.warn({ err }, 'housekeeping failed; it is retried in ten minutes'),
+      );
     }, 10 * 60_000);
     pruning.unref();
     return {

@@ -1,4 +1,4 @@
-import { ref, type FilterQuery } from '@mikro-orm/core';
+import { ref, type EntityManager, type FilterQuery } from '@mikro-orm/core';
 import { newApiToken, sha256Hex, tokenHint } from '../crypto/tokens';
 import { NotFoundError } from '../errors';
 import { ApiToken, type ApiTokenType, type User } from '../store/entities';
@@ -79,4 +79,9 @@ export async function listTokens(ctx: DomainContext, actor: Principal, filter: T
   if (!filter.includeRevoked) where.revokedAt = null;
   if (!filter.includeExpired) where.$or = [{ expiresAt: null }, { expiresAt: { $gt: ctx.now() } }];
   return findPage(ctx.em, ApiToken, where, 'id', 'number', page);
+}
+
+/** Tokens that expired or were revoked before `before` are of no further use; compat routes mint many. */
+export async function purgeDeadTokens(em: EntityManager, before: Date): Promise<number> {
+  return em.nativeDelete(ApiToken, { $or: [{ expiresAt: { $lt: before } }, { revokedAt: { $lt: before } }] });
 }

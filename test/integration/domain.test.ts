@@ -7,7 +7,7 @@ import { createCluster, deleteCluster, listClusters } from '../../src/domain/clu
 import type { DomainContext, Principal } from '../../src/domain/context';
 import { readClusterSecrets, reportCredentials } from '../../src/domain/credentials';
 import { createRegisterToken, readRegisterToken, revokeRegisterToken, rotateRegisterToken } from '../../src/domain/register-tokens';
-import { issueToken, revokeToken } from '../../src/domain/tokens';
+import { issueToken, purgeDeadTokens, revokeToken } from '../../src/domain/tokens';
 import { createUser, setUserDisabled } from '../../src/domain/users';
 import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } from '../../src/errors';
 import { DIALECTS } from '../helpers/db';
@@ -42,6 +42,19 @@ for (const dialect of DIALECTS) {
       await setUserDisabled(ctx(), admin, user.id, true);
       await assert.rejects(authenticate(ctx().em, live.secret, new Date()), /disabled/);
       await assert.rejects(authenticate(ctx().em, 'bcs_notatoken', new Date()), UnauthenticatedError);
+    });
+
+    it('purges tokens that expired or were revoked before a cut-off, and only those', async () => {
+      const user = await createUser(ctx(), undefined, { name: 'carol' });
+      const expired = await issueToken(ctx(), undefined, user, { ttlSeconds: 60 });
+      const revoked = await issueToken(ctx(), undefined, user, {});
+      await revokeToken(ctx(), admin, revoked.token.id);
+      const live = await issueToken(ctx(), undefined, user, {});
+      const removed = await purgeDeadTokens(ctx().em, new Date(Date.now() + 120_000));
+      assert.ok(removed >= 2);
+      const ids = (await ctx().em.getConnection().execute(`select id from api_tokens where user_id = ${user.id}`)).map((r: { id: number }) => r.id);
+      assert.deepEqual(ids, [live.token.id]);
+      assert.ok(!ids.includes(expired.token.id));
     });
 
     it('lets a normal user revoke only their own tokens', async () => {
