@@ -10,6 +10,7 @@ import { AdmissionWebhookRunner } from './webhooks/runner';
 import { ChangeFeedFollower } from './shared/change-feed';
 import { ProxyMetrics } from './shared/metrics';
 import { PrincipalCache } from './shared/principal-cache';
+import { OpenStreams } from './shared/streams';
 import type { AdmissionRunner } from './webhooks/types';
 
 export interface ProxySurfaces {
@@ -33,7 +34,8 @@ const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disable
 export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOptions = {}): Promise<ProxySurfaces> {
   const principals = new PrincipalCache(rt);
   const metrics = new ProxyMetrics(registry);
-  const tunnel = new TunnelProxy(rt, principals, metrics);
+  const streams = new OpenStreams(principals, rt.logger);
+  const tunnel = new TunnelProxy(rt, principals, metrics, streams);
   const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry);
   // Webhook configuration routes are management calls: the full principal is loaded for the domain's checks.
   const webhookRoutes: WebhookRouteHandler =
@@ -48,6 +50,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
     tunnel.onChange(kind, key);
+    streams.onChange(kind, key);
   });
   await feed.start();
   return {

@@ -9,6 +9,7 @@ import { forward } from './forward';
 import type { ProxyMetrics } from '../shared/metrics';
 import { admit, type Admitted, type PipelineDeps, type Rejected } from './pipeline';
 import type { PrincipalCache } from '../shared/principal-cache';
+import type { OpenStreams } from '../shared/streams';
 import type { ChangeKind } from '../../src/store/entities';
 import { auditVerb, isLongRunning } from './request-kind';
 import { TUNNEL_PREFIX } from './route';
@@ -28,6 +29,7 @@ export class TunnelProxy {
     private readonly rt: Runtime,
     principals: PrincipalCache,
     private readonly metrics: ProxyMetrics,
+    private readonly streams: OpenStreams,
   ) {
     const p = rt.config.proxy;
     this.auditLog = createAuditLogger(rt.logger);
@@ -115,10 +117,12 @@ export class TunnelProxy {
     try {
       const admitted = await this.admitOrUnavailable(req, info);
       if ('failure' in admitted) return this.reject(res, req, info, started, admitted.failure, admitted);
+      const untrack = longRunning ? this.streams.track(admitted.principal, () => res.destroy()) : undefined;
       const result = await forward(req, res, admitted, {
         responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000,
         longRunning,
       });
+      untrack?.();
       if (result.failure) writeStatus(res, result.failure);
       if (result.errorReason) this.metrics.upstreamErrors.inc({ reason: result.errorReason });
       this.observe(method, result.status, (Date.now() - started) / 1000, longRunning);
@@ -143,10 +147,12 @@ export class TunnelProxy {
     try {
       const admitted = await this.admitOrUnavailable(req, info);
       if ('failure' in admitted) return refuse(admitted.failure, admitted);
+      const untrack = this.streams.track(admitted.principal, () => socket.destroy());
       const result = await relayUpgrade(req, socket, head, admitted, {
         connectTimeoutMs: this.rt.config.proxy.connectTimeoutSeconds * 1000,
         responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000,
       });
+      untrack();
       if (result.errorReason) this.metrics.upstreamErrors.inc({ reason: result.errorReason });
       this.observe('websocket', result.status === 101 ? 200 : result.status, (Date.now() - started) / 1000, true);
       this.audit({ requestId: info.requestId, status: result.status, method, sourceIp: info.remoteAddress, upgrade: admitted.upgrade, bytesIn: result.bytesIn, bytesOut: result.bytesOut, error: result.errorReason }, req, admitted, started);

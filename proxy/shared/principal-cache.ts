@@ -10,6 +10,8 @@ export interface ProxyPrincipal {
   isSuperUser: boolean;
   groups: string[];
   tokenId: number;
+  /** Lookup key of the presented token (its SHA-256), so streams can be re-checked when it changes. */
+  tokenDigest: string;
 }
 
 export type AuthOutcome =
@@ -68,7 +70,7 @@ export class PrincipalCache {
       else if (user.disabledAt) entry = { refusal: `Unauthorized: user ${user.name} is disabled`, expiresAt: null, userId: user.id, loadedAt: now };
       else {
         entry = {
-          principal: { userId: user.id, userName: user.name, isSuperUser: user.isSuperUser, groups: [...user.groups], tokenId: found.id },
+          principal: { userId: user.id, userName: user.name, isSuperUser: user.isSuperUser, groups: [...user.groups], tokenId: found.id, tokenDigest: digest },
           expiresAt: found.expiresAt ? found.expiresAt.getTime() : null,
           userId: user.id,
           loadedAt: now,
@@ -78,6 +80,13 @@ export class PrincipalCache {
     if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(digest, entry);
     return entry;
+  }
+
+  /** Reloads a token's entry from the store: does it still authenticate? (Used to end open streams.) */
+  async stillValid(digest: string): Promise<boolean> {
+    this.entries.delete(digest);
+    const entry = await this.load(digest);
+    return Boolean(entry.principal) && (entry.expiresAt === null || entry.expiresAt > Date.now());
   }
 
   invalidateToken(digest: string): void {

@@ -126,8 +126,8 @@ describe('pass: scrubClientIdentity', () => {
 });
 
 describe('pass: identityHeaders', () => {
-  const alice: ProxyPrincipal = { userId: 7, userName: 'plain:alice', isSuperUser: false, groups: ['dev', 'system:masters', 'System:Nodes', 'ops'], tokenId: 42 };
-  const admin: ProxyPrincipal = { userId: 1, userName: 'admin', isSuperUser: true, groups: [], tokenId: 3 };
+  const alice: ProxyPrincipal = { userId: 7, userName: 'plain:alice', isSuperUser: false, groups: ['dev', 'system:masters', 'System:Nodes', 'ops'], tokenId: 42, tokenDigest: 'a'.repeat(64) };
+  const admin: ProxyPrincipal = { userId: 1, userName: 'admin', isSuperUser: true, groups: [], tokenId: 3, tokenDigest: 'b'.repeat(64) };
   const on = { impersonateNormalUsers: true };
 
   it('gives a super user nothing: they act as the cluster credential', () => {
