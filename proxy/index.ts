@@ -36,7 +36,8 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const metrics = new ProxyMetrics(registry);
   const streams = new OpenStreams(principals, rt.logger);
   const tunnel = new TunnelProxy(rt, principals, metrics, streams);
-  const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry);
+  // Changes made elsewhere arrive through the change feed below; the refresh is only a safety net.
+  const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry, { refreshMs: 5 * 60_000 });
   // Webhook configuration routes are management calls: the full principal is loaded for the domain's checks.
   const webhookRoutes: WebhookRouteHandler =
     opts.webhookRoutes ??
@@ -51,6 +52,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     else if (kind === 'user') principals.invalidateUser(Number(key));
     tunnel.onChange(kind, key);
     streams.onChange(kind, key);
+    if (kind === 'webhook') runner?.invalidate();
   });
   await feed.start();
   return {

@@ -68,9 +68,9 @@ type WebhookMetricLabels = 'configuration' | 'webhook';
  *
  * Caching: configurations are read from the store into memory. A write in this process publishes a
  * `webhook` change on the ChangeBus, which marks the cache stale so the very next request reloads; the
- * cache is also reloaded when it is older than `refreshMs` (1 s), which bounds how long a change made
- * by another process goes unseen without needing the change-feed poller (one small indexed query per
- * second at most, only while requests arrive). Concurrent reloads share one query. If a reload fails,
+ * cache is also reloaded when it is older than `refreshMs` (1 s by default). The gateway wires the shared
+ * change-feed follower to `invalidate()` instead and uses a long `refreshMs` as a safety net, so
+ * requests never wait on a routine reload. Concurrent reloads share one query. If a reload fails,
  * the last good configurations keep being used; with none loaded yet, `admit` throws UnavailableError.
  */
 export class AdmissionWebhookRunner implements AdmissionRunner {
@@ -117,6 +117,11 @@ export class AdmissionWebhookRunner implements AdmissionRunner {
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
         registers,
       });
+  }
+
+  /** Forgets the cached configurations (the change feed reported a change made by another process). */
+  invalidate(): void {
+    this.stale = true;
   }
 
   /** Stops listening for changes. */

@@ -7,6 +7,10 @@ import { startTestApp, type TestApp } from '../helpers/app';
 import { FakeDriver, ZooKeeperServer, rawClient, waitFor } from '../helpers/zookeeper';
 import { application, b64, startWebhook, type FakeWebhook } from './admission-webhooks-fixtures';
 import { gql } from './graphql-fixtures';
+import { authenticate } from '../../src/domain/auth';
+import { listAdmissionWebhookConfigurations, updateAdmissionWebhookConfiguration } from '../../src/domain/admission-webhooks';
+import { createLogger } from '../../src/log';
+import { startRuntime } from '../../src/runtime';
 
 const CLUSTER = 'BCS-MESOS-10001';
 
@@ -96,6 +100,33 @@ describe('Mesos passthrough end to end: ZooKeeper discovery, chained admission w
     const body = sent.body as { metadata: { labels: Record<string, string> }; spec: { template: { spec: { containers: { name: string }[] } } } };
     assert.deepEqual(body.spec.template.spec.containers.map((c) => c.name), ['main', 'log-agent']);
     assert.equal(body.metadata.labels['containers-seen'], '2', 'the second webhook ran on the first one\'s output');
+  });
+
+  it('applies a webhook change made by another process (through the change feed)', async () => {
+    const other = await startRuntime({ ...gw.app.runtime.config, createDefaultAdmin: false, bootstrapUsers: [] }, createLogger('silent'), { migrate: false });
+    try {
+      const ctx = other.context();
+      const admin = await authenticate(ctx.em, gw.adminToken, new Date());
+      const current = (await listAdmissionWebhookConfigurations(ctx, admin)).find((c) => c.name === 'app-create')!;
+      // Keep only the sidecar webhook: the label must stop appearing.
+      await updateAdmissionWebhookConfiguration(other.context(), admin, 'app-create', { webhooks: current.webhooks.slice(0, 1) }, current.version);
+    } finally {
+      await other.close();
+    }
+    const started = Date.now();
+    const labels = await waitFor('the change to reach the gateway', async () => {
+      driver.received.length = 0;
+      const r = await fetch(`${gw.url}/bcsapi/v4/scheduler/mesos/namespaces/prod/applications`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.adminToken}`, 'BCS-ClusterID': CLUSTER, 'content-type': 'application/json' },
+        body: JSON.stringify(application('prod', 'web')),
+      });
+      assert.equal(r.status, 200);
+      const l = (driver.received[0]!.body as { metadata: { labels: Record<string, string> } }).metadata.labels;
+      return 'containers-seen' in l ? undefined : l;
+    });
+    assert.equal(labels['containers-seen'], undefined);
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms (the refresh safety net is minutes)`);
   });
 
   it('registers this gateway under /bcs/services/endpoints/apiserver and reports ZooKeeper in /readyz', async () => {
