@@ -7,8 +7,9 @@ import { authenticate } from '../src/domain/auth';
 import { DriverPassthrough, type WebhookRouteHandler } from './mesos/passthrough';
 import { handleAdmissionWebhookRoute, isAdmissionWebhookRoute } from './webhooks/routes';
 import { AdmissionWebhookRunner } from './webhooks/runner';
-import { ChangeFeedFollower } from './shared/change-feed';
+import { ChangeFeedFollower } from '../src/domain/change-feed';
 import { ProxyMetrics } from './shared/metrics';
+import { GrantAccess } from './shared/grant-access';
 import { PrincipalCache } from './shared/principal-cache';
 import { OpenStreams } from './shared/streams';
 import type { AdmissionRunner } from './webhooks/types';
@@ -46,13 +47,15 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       const ctx = rt.context();
       return handleAdmissionWebhookRoute(rt, method, uri, body, await authenticate(ctx.em, token, ctx.now()));
     });
-  const drivers = new DriverPassthrough(rt, principals, metrics, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes);
+  const grants = new GrantAccess(rt);
+  const drivers = new DriverPassthrough(rt, principals, metrics, opts.discovery ?? NO_DISCOVERY, grants, opts.admission ?? runner, webhookRoutes);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
     tunnel.onChange(kind, key);
     streams.onChange(kind, key);
     if (kind === 'webhook') runner?.invalidate();
+    if (kind === 'rbac') grants.invalidate();
   });
   await feed.start();
   return {

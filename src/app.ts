@@ -13,6 +13,7 @@ import { startListeners, type Listening } from './http/server';
 import type { Mount } from './http/types';
 import type { Logger } from './log';
 import { createRegistry, metricsMount } from './metrics';
+import { startRbacSync } from './rbac/service';
 import { createRestMounts } from './rest';
 import { startRuntime, type Runtime, type RuntimeOptions, type StartedRuntime } from './runtime';
 
@@ -42,7 +43,9 @@ export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () =>
     mounts.push(...proxy.mounts);
   }
   if (role !== 'proxy') {
-    const gql = await createGraphqlMounts(rt);
+    const rbac = await startRbacSync(rt);
+    stops.push(rbac.stop);
+    const gql = await createGraphqlMounts(rt, rbac.access);
     stops.push(gql.stop);
     mounts.push(...gql.mounts, ...createRestMounts(rt));
   }

@@ -10,6 +10,7 @@ import type { Logger } from '../../src/log';
 import type { Runtime } from '../../src/runtime';
 import { createAuditLogger, writeAudit } from '../k8s/audit';
 import type { ProxyMetrics } from '../shared/metrics';
+import type { GrantAccess } from '../shared/grant-access';
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
 import type { AdmissionRunner } from '../webhooks/types';
 import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
@@ -95,6 +96,7 @@ export class DriverPassthrough {
     private readonly principals: PrincipalCache,
     private readonly metrics: ProxyMetrics,
     private readonly discovery: DriverDiscovery,
+    private readonly grants: GrantAccess,
     private readonly admission?: AdmissionRunner,
     private readonly webhookRoutes?: WebhookRouteHandler,
   ) {
@@ -134,7 +136,22 @@ export class DriverPassthrough {
     const auth = await this.principals.authenticate(token);
     if (!auth.ok) return sendEnvelopeError(res, 401, CODES.unauthorized, auth.message);
     principal = auth.principal;
-    if (!principal.isSuperUser) return sendEnvelopeError(res, 403, CODES.forbidden, 'only gateway super users may use the driver passthrough');
+    clusterId = String(req.headers['bcs-clusterid'] ?? '').trim() || undefined;
+    if (!principal.isSuperUser) {
+      // Checked before the body is read: a caller without access costs us no buffering.
+      if (!clusterId) return sendEnvelopeError(res, 400, CODES.missingHeader, "http header BCS-ClusterID can't be empty");
+      let allowed: boolean;
+      try {
+        allowed = await this.grants.allows(principal, clusterId, method);
+      } catch (err) {
+        this.rt.logger.warn({ err }, 'cannot read grants for the driver passthrough');
+        return sendEnvelopeError(res, 503, CODES.internal, 'permissions cannot be checked right now');
+      }
+      if (!allowed) {
+        const need = method === 'GET' ? 'a cluster-wide grant' : 'a cluster-wide grant whose template allows writes';
+        return sendEnvelopeError(res, 403, CODES.forbidden, `user ${principal.userName} needs ${need} on cluster ${clusterId} for ${method} through the driver passthrough`);
+      }
+    }
 
     const uri = safeUri((req.url ?? '').slice(surface.prefix.length));
     if (uri === undefined) return sendEnvelopeError(res, 400, CODES.badRequest, 'the request path may not contain dot segments or encoded separators');
@@ -160,7 +177,6 @@ export class DriverPassthrough {
       if (served) return sendEnvelope(res, served.status, served.body);
     }
 
-    clusterId = String(req.headers['bcs-clusterid'] ?? '').trim() || undefined;
     if (!clusterId) return sendEnvelopeError(res, 400, CODES.missingHeader, "http header BCS-ClusterID can't be empty");
 
     if (surface.module === 'mesosdriver' && this.admission && (method === 'POST' || method === 'PUT')) {

@@ -40,6 +40,12 @@ export interface Config {
     turnOnAuth: boolean;
     turnOnConf: boolean;
     rbacData: RbacGrantFromConfig[];
+    /** Full RBAC reconcile of every cluster, repairing drift. */
+    reconcileIntervalSeconds: number;
+    /** Whether this process pushes RBAC to clusters (grants are still stored and served when off). */
+    syncEnabled: boolean;
+    /** The external permission service (`turn_on_auth`); the secret is never logged. */
+    subscription?: { url: string; appCode: string; appSecret: string; caFile?: string };
   };
   readonly graphql: { maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
   readonly tokens: { defaultTtlSeconds: number; maxTtlSeconds: number };

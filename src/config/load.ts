@@ -37,6 +37,12 @@ const ALIASES = {
   turnOnAuth: ['rbac.turn_on_auth', 'bke.turn_on_auth', 'turn_on_auth'],
   turnOnConf: ['rbac.turn_on_conf', 'bke.turn_on_conf', 'turn_on_conf'],
   rbacData: ['rbac.rbac_data', 'bke.rbac_data', 'rbac_data'],
+  reconcileInterval: ['rbac.reconcile_interval_seconds'],
+  syncEnabled: ['rbac.sync_enabled'],
+  subServer: ['rbac.subscription.url', 'bkiam_auth.bkiam_auth_sub_server', 'bkiam_auth_sub_server'],
+  subAppCode: ['rbac.subscription.app_code', 'bkiam_auth.bkiam_auth_app_code', 'bkiam_auth_app_code'],
+  subAppSecret: ['rbac.subscription.app_secret', 'bkiam_auth.bkiam_auth_app_secret', 'bkiam_auth_app_secret'],
+  subCaFile: ['rbac.subscription.ca_file'],
   maxDepth: ['graphql.max_depth'],
   maxCost: ['graphql.max_cost'],
   maxAliases: ['graphql.max_aliases'],
@@ -79,6 +85,7 @@ export const ENV_OVERRIDES: Record<string, Setting> = {
   BCS_API_ZOOKEEPER_AUTH_PASSWORD: 'zookeeperAuthPassword',
   BCS_API_LOG_LEVEL: 'logLevel',
   BCS_API_TURN_ON_RBAC: 'turnOnRbac',
+  BCS_API_RBAC_SUBSCRIPTION_APP_SECRET: 'subAppSecret',
 };
 
 /** Keys of the original that are accepted in a file but have no effect here. */
@@ -262,6 +269,24 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     roles: r.roles,
   }));
 
+  const turnOnAuth = get('turnOnAuth', bool, false);
+  const subUrl = get('subServer', nonEmpty);
+  const subAppCode = get('subAppCode', nonEmpty);
+  const subAppSecret = get('subAppSecret', nonEmpty);
+  const subCaFile = get('subCaFile', nonEmpty);
+  if (subCaFile && !fs.existsSync(path.resolve(cwd, subCaFile))) problems.push(`rbac.subscription.ca_file: file ${subCaFile} does not exist`);
+  if (turnOnAuth) {
+    const missing = [
+      ...(subUrl ? [] : ['rbac.subscription.url (or bkiam_auth.bkiam_auth_sub_server)']),
+      ...(subAppCode ? [] : ['rbac.subscription.app_code (or bkiam_auth.bkiam_auth_app_code)']),
+      ...(subAppSecret ? [] : ['rbac.subscription.app_secret (or bkiam_auth.bkiam_auth_app_secret)']),
+    ];
+    if (missing.length) problems.push(`turn_on_auth: the permission subscription needs ${missing.join(', ')}`);
+  }
+  const subscription = subUrl && subAppCode && subAppSecret
+    ? { url: subUrl, appCode: subAppCode, appSecret: subAppSecret, caFile: subCaFile && path.resolve(cwd, subCaFile) }
+    : undefined;
+
   const defaultTtlSeconds = get('defaultTtl', positiveInt, 30 * 24 * 3600);
   const maxTtlSeconds = get('maxTtl', positiveInt, 365 * 24 * 3600);
   if (defaultTtlSeconds > maxTtlSeconds) problems.push('tokens.default_ttl_seconds: must not exceed tokens.max_ttl_seconds');
@@ -284,9 +309,12 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     createDefaultAdmin: get('createDefaultAdmin', bool, true),
     rbac: {
       turnOnRbac: get('turnOnRbac', bool, true),
-      turnOnAuth: get('turnOnAuth', bool, false),
+      turnOnAuth,
       turnOnConf: get('turnOnConf', bool, false),
       rbacData,
+      reconcileIntervalSeconds: get('reconcileInterval', positiveInt, 300),
+      syncEnabled: get('syncEnabled', bool, true),
+      subscription,
     },
     graphql: {
       maxDepth: get('maxDepth', positiveInt, 10),

@@ -3,7 +3,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { ChangeEvent, type ChangeKind } from '../store/entities';
 import type { DomainContext } from './context';
 
-export type ChangeListener = (kind: ChangeKind, key: string) => void;
+/** `feedId`: the change_events row, when the change was recorded there (followers skip it when polling). */
+export type ChangeListener = (kind: ChangeKind, key: string, feedId?: number) => void;
 
 /** In-process fan-out of committed changes, so caches in this process react without polling delay. */
 export class ChangeBus {
@@ -19,8 +20,8 @@ export class ChangeBus {
     return () => this.emitter.off('change', listener);
   }
 
-  publish(kind: ChangeKind, key: string): void {
-    this.emitter.emit('change', kind, key);
+  publish(kind: ChangeKind, key: string, feedId?: number): void {
+    this.emitter.emit('change', kind, key, feedId);
   }
 }
 
@@ -35,7 +36,7 @@ export async function commitWithChange(ctx: DomainContext, kind: ChangeKind, key
   event.createdAt = ctx.now();
   ctx.em.persist(event);
   await ctx.em.flush();
-  ctx.changes.publish(kind, String(key));
+  ctx.changes.publish(kind, String(key), event.id);
 }
 
 export interface ChangeRecord {

@@ -5,6 +5,7 @@ import { authenticate, bearerFrom } from '../domain/auth';
 import type { DomainContext, Principal } from '../domain/context';
 import { UnauthenticatedError } from '../errors';
 import type { RequestInfo } from '../http/types';
+import type { RbacReconciler } from '../rbac/reconciler';
 import type { Runtime } from '../runtime';
 import { createLoaders, type Loaders } from './loaders';
 
@@ -14,17 +15,24 @@ export interface GraphqlContext {
   actor: Principal;
   loaders: Loaders;
   request: RequestInfo;
+  rbac: RbacAccess;
+}
+
+/** RBAC sync as resolvers reach it; `control()` throws UNAVAILABLE where this process does not sync (rbac.sync_enabled off). */
+export interface RbacAccess {
+  activeSources: ReadonlySet<string>;
+  control(): Pick<RbacReconciler, 'syncNow' | 'dryRun'>;
 }
 
 /**
  * Every operation needs a caller, so authentication happens here, once, and a missing or bad token
  * fails the whole request with 401 before anything executes (including introspection).
  */
-export async function createGraphqlContext(rt: Runtime, req: IncomingMessage, request: RequestInfo): Promise<GraphqlContext> {
+export async function createGraphqlContext(rt: Runtime, req: IncomingMessage, request: RequestInfo, rbac: RbacAccess): Promise<GraphqlContext> {
   const domain = rt.context();
   try {
     const actor = await authenticate(domain.em, bearerFrom(req.headers.authorization), domain.now());
-    return { domain, actor, loaders: createLoaders(domain), request };
+    return { domain, actor, loaders: createLoaders(domain), request, rbac };
   } catch (err) {
     if (!(err instanceof UnauthenticatedError)) throw err;
     // Apollo takes the HTTP status from `extensions.http` of the raw error, before formatError runs.

@@ -7,6 +7,7 @@ import { AdmissionWebhookResolver } from './resolvers/admission-webhook.resolver
 import { ApiTokenResolver } from './resolvers/api-token.resolver';
 import { ClusterResolver } from './resolvers/cluster.resolver';
 import { KubeconfigResolver } from './resolvers/kubeconfig.resolver';
+import { RbacResolver } from './resolvers/rbac.resolver';
 import { RegisterTokenResolver } from './resolvers/register-token.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 
@@ -18,7 +19,7 @@ export const SCHEMA_FILE = path.join(ROOT, 'schema.graphql');
 
 export function buildGraphqlSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [UserResolver, ApiTokenResolver, ClusterResolver, RegisterTokenResolver, KubeconfigResolver, AdmissionWebhookResolver],
+    resolvers: [UserResolver, ApiTokenResolver, ClusterResolver, RegisterTokenResolver, KubeconfigResolver, AdmissionWebhookResolver, RbacResolver],
     authChecker,
     authMode: 'error',
     // type-graphql 2 validates nothing unless asked; `forbidUnknownValues` would reject plain arg objects.

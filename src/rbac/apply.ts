@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ClusterSecrets } from '../domain/credentials';
 import { planRbac, type ExistingRbac, type Grant, type RbacPlan } from './plan';
-import { LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE } from './templates';
+import { LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, type TemplateCatalog } from './templates';
 
 export type RbacCredentials = Pick<ClusterSecrets, 'serverAddresses' | 'caCertData' | 'userToken'> & { clusterId?: string };
 
@@ -59,7 +59,8 @@ const httpCode = (err: unknown): number | undefined => {
   return typeof code === 'number' ? code : undefined;
 };
 
-function errMessage(err: unknown): string {
+/** A client-node failure as one line: the HTTP code and the apiserver's message when there is one. */
+export function errMessage(err: unknown): string {
   const body = (err as { body?: unknown })?.body;
   if (typeof body === 'string') {
     try {
@@ -180,8 +181,12 @@ export class RbacClient {
 }
 
 /** List what is ours, plan against the desired grants, apply. */
-export async function syncClusterRbac(creds: RbacCredentials, grants: readonly Grant[], opts: ApplyOptions = {}): Promise<{ plan: RbacPlan; result: ApplyResult }> {
+export async function syncClusterRbac(
+  creds: RbacCredentials,
+  grants: readonly Grant[],
+  opts: ApplyOptions & { catalog?: TemplateCatalog } = {},
+): Promise<{ plan: RbacPlan; result: ApplyResult }> {
   const { client, existing } = await RbacClient.connect(creds, opts);
-  const plan = planRbac(grants, existing);
+  const plan = planRbac(grants, existing, opts.catalog);
   return { plan, result: await client.apply(plan) };
 }

@@ -16,8 +16,8 @@
 import { createHash } from 'node:crypto';
 import type { V1ClusterRole, V1ClusterRoleBinding, V1PolicyRule, V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
 import {
+  BUILTIN_CATALOG,
   clusterRoleFor,
-  isTemplateName,
   LABEL_CRB_FROM,
   LABEL_CRB_USER,
   LABEL_RB_USER,
@@ -26,7 +26,7 @@ import {
   ROLE_PREFIX,
   roleNameFor,
   templateRules,
-  type TemplateName,
+  type TemplateCatalog,
 } from './templates';
 
 export interface GrantSubject {
@@ -54,7 +54,7 @@ export interface ExistingRbac {
 
 export interface RoleChange {
   action: 'create' | 'update';
-  template: TemplateName;
+  template: string;
   /** The full object to create, or to replace with (existing metadata kept, resourceVersion included). */
   role: V1ClusterRole;
   reason: 'missing' | 'rules-drift' | 'unlabelled';
@@ -95,10 +95,10 @@ export function labelValueFor(name: string): string {
   return `x-${createHash('sha256').update(name).digest('hex').slice(0, 40)}`;
 }
 
-/** `bke-workloads-view` or `workloads-view` → `workloads-view`; throws for anything else. */
-export function templateOf(template: string): TemplateName {
+/** `bke-workloads-view` or `workloads-view` → `workloads-view`; throws for a name the catalog lacks. */
+export function templateOf(template: string, catalog: TemplateCatalog = BUILTIN_CATALOG): string {
   const bare = template.startsWith(ROLE_PREFIX) ? template.slice(ROLE_PREFIX.length) : template;
-  if (!isTemplateName(bare)) throw new RbacPlanError(`role not existed in roletemplate: ${ROLE_PREFIX}${bare}`);
+  if (!catalog.has(bare)) throw new RbacPlanError(`role not existed in roletemplate: ${ROLE_PREFIX}${bare}`);
   return bare;
 }
 
@@ -111,8 +111,8 @@ export function grantKey(subject: GrantSubject, scope: GrantScope, roleName: str
   return JSON.stringify([scopeKey(scope), subject.kind, subject.name, roleName]);
 }
 
-function validateGrant(g: Grant): { subject: GrantSubject; scope: GrantScope; template: TemplateName; from: string } {
-  const template = templateOf(g.template);
+function validateGrant(g: Grant, catalog: TemplateCatalog): { subject: GrantSubject; scope: GrantScope; template: string; from: string } {
+  const template = templateOf(g.template, catalog);
   if (g.subject?.kind !== 'User' && g.subject?.kind !== 'Group') throw new RbacPlanError(`subject kind must be User or Group, got ${JSON.stringify(g.subject?.kind)}`);
   if (typeof g.subject.name !== 'string' || !g.subject.name) throw new RbacPlanError('subject name is required');
   let scope: GrantScope;
@@ -133,14 +133,14 @@ function subjectFor(s: GrantSubject): RbacV1Subject {
 const roleRefFor = (roleName: string) => ({ apiGroup: RBAC_API_GROUP, kind: 'ClusterRole', name: roleName });
 
 /** The key an existing owned binding stands for, or null when it is not shaped like one we create. */
-function existingKey(b: V1ClusterRoleBinding | V1RoleBinding, scope: GrantScope): string | null {
+function existingKey(b: V1ClusterRoleBinding | V1RoleBinding, scope: GrantScope, catalog: TemplateCatalog): string | null {
   const subjects = b.subjects ?? [];
   if (subjects.length !== 1) return null;
   const s = subjects[0];
   if ((s.kind !== 'User' && s.kind !== 'Group') || !s.name || (s.apiGroup ?? RBAC_API_GROUP) !== RBAC_API_GROUP) return null;
   const ref = b.roleRef;
   if (!ref || ref.kind !== 'ClusterRole' || (ref.apiGroup ?? RBAC_API_GROUP) !== RBAC_API_GROUP) return null;
-  if (!ref.name.startsWith(ROLE_PREFIX) || !isTemplateName(ref.name.slice(ROLE_PREFIX.length))) return null;
+  if (!ref.name.startsWith(ROLE_PREFIX) || !catalog.has(ref.name.slice(ROLE_PREFIX.length))) return null;
   return grantKey({ kind: s.kind, name: s.name }, scope, ref.name);
 }
 
@@ -158,10 +158,10 @@ export function rulesEqual(a: V1PolicyRule[] | undefined, b: V1PolicyRule[] | un
 const byName = (a: { metadata?: { name?: string; namespace?: string } }, b: { metadata?: { name?: string; namespace?: string } }) =>
   `${a.metadata?.namespace ?? ''}/${a.metadata?.name ?? ''}`.localeCompare(`${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`);
 
-export function planRbac(grants: readonly Grant[], existing: ExistingRbac): RbacPlan {
+export function planRbac(grants: readonly Grant[], existing: ExistingRbac, catalog: TemplateCatalog = BUILTIN_CATALOG): RbacPlan {
   const desired = new Map<string, ReturnType<typeof validateGrant>>();
   for (const g of grants) {
-    const v = validateGrant(g);
+    const v = validateGrant(g, catalog);
     const key = grantKey(v.subject, v.scope, roleNameFor(v.template));
     if (!desired.has(key)) desired.set(key, v);
   }
@@ -173,17 +173,17 @@ export function planRbac(grants: readonly Grant[], existing: ExistingRbac): Rbac
     const name = roleNameFor(t);
     const current = existing.clusterRoles.find((r) => r.metadata?.name === name);
     if (!current) {
-      ensureRoles.push({ action: 'create', template: t, role: clusterRoleFor(t), reason: 'missing' });
+      ensureRoles.push({ action: 'create', template: t, role: clusterRoleFor(t, catalog), reason: 'missing' });
       continue;
     }
-    const drift = !rulesEqual(current.rules, templateRules(t));
+    const drift = !rulesEqual(current.rules, templateRules(t, catalog));
     const unlabelled = current.metadata?.labels?.[LABEL_ROLE_TEMPLATE] !== t;
     if (!drift && !unlabelled) continue;
     const role: V1ClusterRole = {
       apiVersion: `${RBAC_API_GROUP}/v1`,
       kind: 'ClusterRole',
       metadata: { ...current.metadata, name, labels: { ...(current.metadata?.labels ?? {}), [LABEL_ROLE_TEMPLATE]: t } },
-      rules: templateRules(t),
+      rules: templateRules(t, catalog),
     };
     ensureRoles.push({ action: 'update', template: t, role, reason: drift ? 'rules-drift' : 'unlabelled' });
   }
@@ -194,7 +194,7 @@ export function planRbac(grants: readonly Grant[], existing: ExistingRbac): Rbac
   const consider = (kind: BindingRemoval['kind'], b: V1ClusterRoleBinding | V1RoleBinding, scope: GrantScope) => {
     const name = b.metadata?.name;
     if (!name) return;
-    const key = existingKey(b, scope);
+    const key = existingKey(b, scope, catalog);
     const ref = { kind, name, ...(kind === 'RoleBinding' ? { namespace: b.metadata?.namespace } : {}), key };
     if (key === null) remove.push({ ...ref, reason: 'malformed' });
     else if (!desired.has(key)) remove.push({ ...ref, reason: 'not-granted' });

@@ -70,21 +70,47 @@ export function isTemplateName(name: string): name is TemplateName {
 }
 
 /** `bke-<name>`. */
-export function roleNameFor(template: TemplateName): string {
+export function roleNameFor(template: string): string {
   return `${ROLE_PREFIX}${template}`;
 }
 
+/**
+ * Every template a grant may name, by bare name (`workloads-view`), with its rules: the six built-in
+ * ones plus those super users added. Planning takes one so it stays pure.
+ */
+export type TemplateCatalog = ReadonlyMap<string, readonly V1PolicyRule[]>;
+
+const copyRules = (rules: readonly V1PolicyRule[]): V1PolicyRule[] => rules.map((r) => JSON.parse(JSON.stringify(r)) as V1PolicyRule);
+
+export const BUILTIN_CATALOG: TemplateCatalog = new Map(TEMPLATE_NAMES.map((t) => [t, ROLE_TEMPLATES[t]]));
+
+/** The built-in templates plus custom ones; a custom template can never shadow a built-in one. */
+export function catalogWith(custom: Iterable<[string, readonly V1PolicyRule[]]>): TemplateCatalog {
+  const catalog = new Map(BUILTIN_CATALOG);
+  for (const [name, rules] of custom) if (!isTemplateName(name)) catalog.set(name, rules);
+  return catalog;
+}
+
 /** A deep copy of a template's rules. */
-export function templateRules(template: TemplateName): V1PolicyRule[] {
-  return ROLE_TEMPLATES[template].map((r) => JSON.parse(JSON.stringify(r)) as V1PolicyRule);
+export function templateRules(template: string, catalog: TemplateCatalog = BUILTIN_CATALOG): V1PolicyRule[] {
+  const rules = catalog.get(template);
+  if (!rules) throw new Error(`no role template ${template}`);
+  return copyRules(rules);
 }
 
 /** The ClusterRole object for a template, labelled as ours. */
-export function clusterRoleFor(template: TemplateName): V1ClusterRole {
+export function clusterRoleFor(template: string, catalog: TemplateCatalog = BUILTIN_CATALOG): V1ClusterRole {
   return {
     apiVersion: `${RBAC_API_GROUP}/v1`,
     kind: 'ClusterRole',
     metadata: { name: roleNameFor(template), labels: { [LABEL_ROLE_TEMPLATE]: template } },
-    rules: templateRules(template),
+    rules: templateRules(template, catalog),
   };
+}
+
+const READ_VERBS = new Set(READ);
+
+/** True when some rule allows a verb beyond get/list/watch: what the Mesos passthrough treats as write access. */
+export function allowsWrites(rules: readonly V1PolicyRule[]): boolean {
+  return rules.some((r) => (r.verbs ?? []).some((v) => !READ_VERBS.has(v)));
 }

@@ -16,7 +16,8 @@ export function tempDir(prefix = 'bcs-api-test-'): string {
 /** A configuration for tests: loopback on a free port, a temp data dir, the given database. */
 export function testConfig(db: TestDatabase, dir: string, overrides: Partial<Config> = {}): Config {
   const base = loadConfig({ env: { BCS_API_DATA_DIR: dir, BCS_API_PORT: '0', BCS_API_LOG_LEVEL: 'silent' }, cwd: dir });
-  return { ...base, database: db.config, ...overrides };
+  // RBAC sync is off unless a suite asks for it: its background reads would land in other suites' statement counts.
+  return { ...base, database: db.config, ...overrides, rbac: { ...base.rbac, syncEnabled: false, ...overrides.rbac } };
 }
 
 /** Records SQL statements so tests can count them. */
@@ -52,7 +53,7 @@ export async function startTestRuntime(dialect: Dialect, overrides: Partial<Conf
   const db = await createTestDatabase(dialect, dir);
   const queries = new QueryLog();
   const config = testConfig(db, dir, overrides);
-  const rt = await startRuntime(config, createLogger('silent'), { onQuery: queries.onQuery });
+  const rt = await startRuntime(config, createLogger(testLogLevel()), { onQuery: queries.onQuery });
   return {
     rt,
     queries,
@@ -82,7 +83,7 @@ export async function startTestApp(dialect: Dialect, overrides: Partial<Config> 
   const db = await createTestDatabase(dialect, dir);
   const queries = new QueryLog();
   const config = testConfig(db, dir, { plain: { address: '127.0.0.1', port: 0 }, ...overrides });
-  const app = await startApp(config, createLogger('silent'), { onQuery: queries.onQuery });
+  const app = await startApp(config, createLogger(testLogLevel()), { onQuery: queries.onQuery });
   return {
     app,
     url: app.listening.urls[0]!,
@@ -95,4 +96,9 @@ export async function startTestApp(dialect: Dialect, overrides: Partial<Config> 
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Silent unless BCS_TEST_LOG_LEVEL asks for more (debugging a suite). */
+function testLogLevel(): Parameters<typeof createLogger>[0] {
+  return (process.env.BCS_TEST_LOG_LEVEL as Parameters<typeof createLogger>[0] | undefined) ?? 'silent';
 }

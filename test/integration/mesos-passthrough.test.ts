@@ -5,6 +5,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { createProxy, type ProxySurfaces } from '../../proxy';
 import type { AdmissionOutcome, AdmissionRunner } from '../../proxy/webhooks/types';
 import type { DiscoveryState, DriverDiscovery, DriverModule, ServerInfo } from '../../src/discovery/types';
+import { authenticate } from '../../src/domain/auth';
+import { createCluster } from '../../src/domain/clusters';
+import { createGrant, deleteGrant } from '../../src/domain/rbac-grants';
 import { issueToken } from '../../src/domain/tokens';
 import { createUser } from '../../src/domain/users';
 import { requestListener } from '../../src/http/server';
@@ -145,6 +148,38 @@ describe('Mesos and k8s driver passthrough', () => {
     assert.equal(((await anon.json()) as { code: number }).code, 1405059);
     const normal = await call('/bcsapi/v4/scheduler/mesos/cluster/resources', { token: alice });
     assert.equal(normal.status, 403);
+    assert.match(((await normal.json()) as { message: string }).message, /alice needs a cluster-wide grant on cluster BCS-MESOS-10001/);
+  });
+
+  it('lets a normal user in by cluster-wide grants: any grant reads, a writing template writes, namespace grants do not count', async () => {
+    const d = await fakeDriver('d1', seen);
+    drivers.push(d.server);
+    discovery.servers.set('mesosdriver/BCS-MESOS-10001', [d.info]);
+    discovery.servers.set('mesosdriver/BCS-MESOS-10002', [d.info]);
+    const ctx = () => t.rt.context();
+    const actor = await authenticate(ctx().em, admin, new Date());
+    for (const id of ['BCS-MESOS-10001', 'BCS-MESOS-10002']) await createCluster(ctx(), undefined, { id, clusterType: 'mesos' });
+    const get = (cluster = 'BCS-MESOS-10001') => call('/bcsapi/v4/scheduler/mesos/cluster/resources', { token: alice, cluster });
+    const post = () => call('/bcsapi/v4/scheduler/mesos/namespaces/ns1/applications', { token: alice, method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+
+    const nsOnly = await createGrant(ctx(), actor, { subjectKind: 'User', subjectName: 'alice', clusterId: 'BCS-MESOS-10001', scope: 'namespace', namespace: 'ns1', template: 'cluster-manage' });
+    assert.equal((await get()).status, 403);
+    const readonly = await createGrant(ctx(), actor, { subjectKind: 'User', subjectName: 'alice', clusterId: 'BCS-MESOS-10001', scope: 'cluster', template: 'cluster-readonly' });
+    assert.equal((await get()).status, 200);
+    assert.equal((await get('BCS-MESOS-10002')).status, 403, 'a grant on one cluster says nothing about another');
+    const refused = await post();
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { message: string }).message, /template allows writes/);
+
+    const manage = await createGrant(ctx(), actor, { subjectKind: 'Group', subjectName: 'ops', clusterId: null, scope: 'cluster', template: 'workloads-manage' });
+    assert.equal((await post()).status, 403, 'alice is not in ops');
+    await deleteGrant(ctx(), actor, manage.id);
+    const everyCluster = await createGrant(ctx(), actor, { subjectKind: 'User', subjectName: 'alice', clusterId: null, scope: 'cluster', template: 'workloads-manage' });
+    assert.equal((await post()).status, 200);
+    assert.equal((await get('BCS-MESOS-10002')).status, 200);
+
+    for (const g of [nsOnly, readonly, everyCluster]) await deleteGrant(ctx(), actor, g.id);
+    assert.equal((await get()).status, 403, 'revoking takes effect at once');
   });
 
   it('retries a refused connection once on another driver', async () => {

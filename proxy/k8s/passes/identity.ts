@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
+import { isReservedKubernetesName, kubernetesUserName } from '../../../src/domain/kube-names';
 import type { StatusFailure } from '../status';
 import { failures } from '../status';
 import type { ProxyPrincipal } from '../../shared/principal-cache';
@@ -10,10 +11,7 @@ export type { ProxyPrincipal };
 export const EXTRA_USER_ID = 'bcs.tencent.com/gateway-user-id';
 export const EXTRA_TOKEN_ID = 'bcs.tencent.com/gateway-token-id';
 
-/** The original's mapping: the first ":" becomes "." (`plain:alice` → `plain.alice`), so `system:x` cannot be named. */
-export function kubernetesUserName(gatewayName: string): string {
-  return gatewayName.replace(':', '.');
-}
+export { kubernetesUserName };
 
 /** Impersonate-Extra keys: lower-case, and characters outside the HTTP token set percent-encoded. */
 export function extraHeaderName(key: string): string {
@@ -50,7 +48,7 @@ export function identityHeaders(
   if (!policy.impersonateNormalUsers) return { headers: {} };
   const user = kubernetesUserName(principal.userName);
   const headers: OutgoingHttpHeaders = { 'impersonate-user': user };
-  const groups = principal.groups.filter((g) => !/^system:/i.test(g));
+  const groups = principal.groups.filter((g) => !isReservedKubernetesName(g));
   if (groups.length) headers['impersonate-group'] = groups;
   headers[extraHeaderName(EXTRA_USER_ID)] = String(principal.userId);
   headers[extraHeaderName(EXTRA_TOKEN_ID)] = String(principal.tokenId);

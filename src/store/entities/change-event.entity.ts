@@ -1,7 +1,8 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 
 /** What changed; caches key their entries by these. */
-export type ChangeKind = 'token' | 'user' | 'cluster' | 'credential' | 'webhook';
+/** `rbac`: grants or templates changed; the key is the cluster id, or `*` for every cluster. */
+export type ChangeKind = 'token' | 'user' | 'cluster' | 'credential' | 'webhook' | 'rbac';
 
 /**
  * An append-only feed of changes that caches outside this process must see (the proxy may run as a

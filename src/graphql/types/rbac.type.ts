@@ -1,0 +1,327 @@
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { RbacChanges, RbacFailure, RbacObjectRef, RbacSyncStatusView } from '../../domain/rbac-sync-status';
+import type { RbacTemplateView } from '../../domain/rbac-templates';
+import type { RbacDryRun } from '../../rbac/reconciler';
+import type { RbacGrant } from '../../store/entities';
+import { ConnectionType } from './connection';
+
+/** Enum values equal the stored strings, so mapping is a cast. */
+export enum GrantSubjectKindEnum {
+  USER = 'User',
+  GROUP = 'Group',
+}
+registerEnumType(GrantSubjectKindEnum, { name: 'RbacSubjectKind', description: 'USER: a gateway user name (mapped as the proxy impersonates it); GROUP: a group name as is.' });
+
+export enum GrantScopeEnum {
+  CLUSTER = 'cluster',
+  NAMESPACE = 'namespace',
+  ALL_NAMESPACES = 'all_namespaces',
+}
+registerEnumType(GrantScopeEnum, {
+  name: 'RbacScope',
+  description: 'CLUSTER and ALL_NAMESPACES become a ClusterRoleBinding (labelled differently); NAMESPACE a RoleBinding in that namespace.',
+});
+
+export enum GrantSourceEnum {
+  GRAPHQL = 'graphql',
+  CONFIG = 'config',
+  SUBSCRIPTION = 'subscription',
+}
+registerEnumType(GrantSourceEnum, { name: 'RbacGrantSource', description: 'Only GRAPHQL grants can be deleted here; the others follow their source.' });
+
+export enum SyncResultEnum {
+  OK = 'ok',
+  PARTIAL = 'partial',
+  FAILED = 'failed',
+  SKIPPED = 'skipped',
+}
+registerEnumType(SyncResultEnum, {
+  name: 'RbacSyncResult',
+  description: 'PARTIAL: some operations failed (see failures); FAILED: the cluster could not be read; SKIPPED: no credentials yet.',
+});
+
+@ObjectType('RbacPolicyRule', { description: 'A Kubernetes PolicyRule.' })
+export class PolicyRuleObject {
+  @Field(() => [String])
+  verbs!: string[];
+
+  @Field(() => [String], { nullable: true })
+  apiGroups?: string[];
+
+  @Field(() => [String], { nullable: true })
+  resources?: string[];
+
+  @Field(() => [String], { nullable: true })
+  resourceNames?: string[];
+
+  @Field(() => [String], { nullable: true })
+  nonResourceURLs?: string[];
+}
+
+@ObjectType('RbacTemplate', { description: 'A role template: a ClusterRole named bke-<name> in every cluster that a grant uses it in.' })
+export class RbacTemplateObject {
+  @Field()
+  name!: string;
+
+  @Field()
+  roleName!: string;
+
+  @Field({ description: "The original's six templates are built in and cannot be changed." })
+  builtin!: boolean;
+
+  @Field(() => [PolicyRuleObject])
+  rules!: PolicyRuleObject[];
+
+  @Field(() => Int, { nullable: true, description: 'For updates (optimistic locking); null for built-in templates.' })
+  version!: number | null;
+
+  @Field(() => String, { nullable: true })
+  createdBy!: string | null;
+
+  static from(v: RbacTemplateView): RbacTemplateObject {
+    return Object.assign(new RbacTemplateObject(), { ...v, rules: v.rules.map((r) => Object.assign(new PolicyRuleObject(), r)) });
+  }
+}
+
+@ObjectType('RbacGrant', { description: 'A permission: subject, cluster (or every cluster), scope and role template.' })
+export class RbacGrantObject {
+  @Field(() => Int)
+  id!: number;
+
+  @Field(() => GrantSubjectKindEnum)
+  subjectKind!: GrantSubjectKindEnum;
+
+  @Field({ description: 'As the gateway knows it; bindings name the user as the proxy impersonates it (plain:alice → plain.alice).' })
+  subjectName!: string;
+
+  @Field({ description: 'The name inside clusters.' })
+  kubernetesSubject!: string;
+
+  @Field(() => String, { nullable: true, description: 'Null: every cluster.' })
+  clusterId!: string | null;
+
+  @Field(() => GrantScopeEnum)
+  scope!: GrantScopeEnum;
+
+  @Field(() => String, { nullable: true })
+  namespace!: string | null;
+
+  @Field({ description: 'Template name; the ClusterRole is bke-<template>.' })
+  template!: string;
+
+  @Field(() => GrantSourceEnum)
+  source!: GrantSourceEnum;
+
+  @Field({ description: 'False when its source is switched off (turn_on_conf / turn_on_auth): kept, but not applied.' })
+  active!: boolean;
+
+  @Field({ description: 'True only for GRAPHQL grants.' })
+  editable!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'A gateway user name, "config", or the subscription delivery.' })
+  grantedBy!: string | null;
+
+  @Field()
+  createdAt!: Date;
+
+  static from(row: RbacGrant, activeSources: ReadonlySet<string>, k8sName: string): RbacGrantObject {
+    return Object.assign(new RbacGrantObject(), {
+      id: row.id,
+      subjectKind: row.subjectKind as GrantSubjectKindEnum,
+      subjectName: row.subjectName,
+      kubernetesSubject: k8sName,
+      clusterId: row.clusterId ?? null,
+      scope: row.scope as GrantScopeEnum,
+      namespace: row.namespace ?? null,
+      template: row.template,
+      source: row.source as GrantSourceEnum,
+      active: activeSources.has(row.source),
+      editable: row.source === 'graphql',
+      grantedBy: row.grantedBy ?? null,
+      createdAt: row.createdAt,
+    });
+  }
+}
+
+@ObjectType()
+export class RbacGrantConnection extends ConnectionType(RbacGrantObject, 'RbacGrant') {}
+
+@ObjectType('RbacObjectRef')
+export class RbacObjectRefObject {
+  @Field()
+  kind!: string;
+
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  namespace!: string | null;
+
+  static from(r: RbacObjectRef): RbacObjectRefObject {
+    return Object.assign(new RbacObjectRefObject(), { kind: r.kind, name: r.name, namespace: r.namespace ?? null });
+  }
+}
+
+@ObjectType('RbacFailure')
+export class RbacFailureObject {
+  @Field()
+  op!: string;
+
+  @Field(() => RbacObjectRefObject)
+  target!: RbacObjectRefObject;
+
+  @Field()
+  message!: string;
+
+  static from(f: RbacFailure): RbacFailureObject {
+    return Object.assign(new RbacFailureObject(), { op: f.op, target: RbacObjectRefObject.from(f.target), message: f.message });
+  }
+}
+
+@ObjectType('RbacChanges', { description: 'What one sync changed in the cluster.' })
+export class RbacChangesObject {
+  @Field(() => [String])
+  rolesCreated!: string[];
+
+  @Field(() => [String])
+  rolesUpdated!: string[];
+
+  @Field(() => [RbacObjectRefObject])
+  created!: RbacObjectRefObject[];
+
+  @Field(() => [RbacObjectRefObject])
+  removed!: RbacObjectRefObject[];
+
+  static from(c: RbacChanges): RbacChangesObject {
+    return Object.assign(new RbacChangesObject(), { rolesCreated: c.rolesCreated, rolesUpdated: c.rolesUpdated, created: c.created.map(RbacObjectRefObject.from), removed: c.removed.map(RbacObjectRefObject.from) });
+  }
+}
+
+@ObjectType('RbacSyncStatus', { description: "One cluster's RBAC sync: the last attempt, and the last one that changed something." })
+export class RbacSyncStatusObject {
+  @Field()
+  clusterId!: string;
+
+  @Field(() => SyncResultEnum, { nullable: true, description: 'Null: never synced.' })
+  result!: SyncResultEnum | null;
+
+  @Field(() => String, { nullable: true, description: 'grant-change, periodic, manual, retry, startup or credentials.' })
+  trigger!: string | null;
+
+  @Field(() => Date, { nullable: true })
+  lastAttemptAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  lastSuccessAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'The API server address used.' })
+  server!: string | null;
+
+  @Field(() => String, { nullable: true })
+  lastError!: string | null;
+
+  @Field(() => [RbacFailureObject], { description: 'Operations of the last attempt that failed (the others were applied).' })
+  failures!: RbacFailureObject[];
+
+  @Field(() => Int)
+  consecutiveFailures!: number;
+
+  @Field(() => Date, { nullable: true })
+  nextRetryAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  lastChangedAt!: Date | null;
+
+  @Field(() => RbacChangesObject, { nullable: true, description: 'What the sync at lastChangedAt created, updated and removed.' })
+  lastChanges!: RbacChangesObject | null;
+
+  static from(v: RbacSyncStatusView): RbacSyncStatusObject {
+    return Object.assign(new RbacSyncStatusObject(), {
+      ...v,
+      result: v.result as SyncResultEnum | null,
+      failures: v.failures.map(RbacFailureObject.from),
+      lastChanges: v.lastChanges ? RbacChangesObject.from(v.lastChanges) : null,
+    });
+  }
+}
+
+@ObjectType('RbacPlannedBinding')
+export class RbacPlannedBindingObject {
+  @Field()
+  kind!: string;
+
+  @Field(() => String, { nullable: true })
+  namespace!: string | null;
+
+  @Field()
+  subjectKind!: string;
+
+  @Field()
+  subjectName!: string;
+
+  @Field()
+  roleName!: string;
+}
+
+@ObjectType('RbacPlannedRemoval')
+export class RbacPlannedRemovalObject {
+  @Field()
+  kind!: string;
+
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  namespace!: string | null;
+
+  @Field({ description: 'not-granted, duplicate or malformed.' })
+  reason!: string;
+}
+
+@ObjectType('RbacPlannedRole')
+export class RbacPlannedRoleObject {
+  @Field({ description: 'create or update.' })
+  action!: string;
+
+  @Field()
+  roleName!: string;
+
+  @Field({ description: 'missing, rules-drift or unlabelled.' })
+  reason!: string;
+}
+
+@ObjectType('RbacDryRun', { description: 'What a sync of the cluster would do now. Nothing is applied.' })
+export class RbacDryRunObject {
+  @Field()
+  clusterId!: string;
+
+  @Field()
+  server!: string;
+
+  @Field(() => [RbacPlannedRoleObject])
+  roles!: RbacPlannedRoleObject[];
+
+  @Field(() => [RbacPlannedBindingObject])
+  create!: RbacPlannedBindingObject[];
+
+  @Field(() => [RbacPlannedRemovalObject])
+  remove!: RbacPlannedRemovalObject[];
+
+  static from(d: RbacDryRun): RbacDryRunObject {
+    return Object.assign(new RbacDryRunObject(), {
+      clusterId: d.clusterId,
+      server: d.server,
+      roles: d.plan.ensureRoles.map((r) => Object.assign(new RbacPlannedRoleObject(), { action: r.action, roleName: r.role.metadata?.name ?? '', reason: r.reason })),
+      create: d.plan.create.map((b) =>
+        Object.assign(new RbacPlannedBindingObject(), {
+          kind: b.kind,
+          namespace: b.kind === 'RoleBinding' ? b.namespace : null,
+          subjectKind: b.body.subjects?.[0]?.kind ?? '',
+          subjectName: b.body.subjects?.[0]?.name ?? '',
+          roleName: b.body.roleRef.name,
+        }),
+      ),
+      remove: d.plan.remove.map((r) => Object.assign(new RbacPlannedRemovalObject(), { kind: r.kind, name: r.name, namespace: r.namespace ?? null, reason: r.reason })),
+    });
+  }
+}
