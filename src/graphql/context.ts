@@ -6,6 +6,7 @@ import type { DomainContext, Principal } from '../domain/context';
 import { UnauthenticatedError } from '../errors';
 import type { RequestInfo } from '../http/types';
 import type { RbacReconciler } from '../rbac/reconciler';
+import type { RbacSubscriptionStatus } from '../rbac/subscription';
 import type { Runtime } from '../runtime';
 import { createLoaders, type Loaders } from './loaders';
 
@@ -22,6 +23,8 @@ export interface GraphqlContext {
 export interface RbacAccess {
   activeSources: ReadonlySet<string>;
   control(): Pick<RbacReconciler, 'syncNow' | 'dryRun'>;
+  /** The permission subscription's connection, when `turn_on_auth` is on in this process. */
+  subscription(): RbacSubscriptionStatus | null;
 }
 
 /**

@@ -55,6 +55,7 @@ export async function startRbacSync(rt: Runtime): Promise<RbacSync> {
         if (!reconciler) throw new UnavailableError('this gateway process does not sync RBAC (rbac.sync_enabled is off)');
         return reconciler;
       },
+      subscription: () => subscription?.status() ?? null,
     },
     reconciler,
     subscription,

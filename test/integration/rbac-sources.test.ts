@@ -111,5 +111,16 @@ describe('RBAC grant sources: the config file and the permission subscription (w
     assert.equal(ack.worker_id, 'w2');
     assert.equal(bindingsFor(env.fake, 'rolebindings', 'user.bob', 'bke-services-view').length, 0);
     assert.equal(bindingsFor(env.fake, 'rolebindings', 'user.dave', 'bke-services-view').length, 1, 'only the revoked grant went');
+    const st = await env.graphql<{ rbacSubscription: { state: string; url: string; acked: number; failed: number; reconnects: number; lastAckAt: string | null } }>(
+      env.gw.adminToken,
+      '{ rbacSubscription { state url acked failed reconnects lastAckAt } }',
+    );
+    const s = st.data!.rbacSubscription;
+    assert.equal(s.state, 'CONNECTED');
+    assert.equal(s.url, sub.url);
+    // d1 d4 d6 d5 d7 acked; d2 d3 and the first d5 not.
+    assert.deepEqual([s.acked, s.failed, s.reconnects], [5, 3, 1]);
+    assert.ok(s.lastAckAt);
+    assert.doesNotMatch(JSON.stringify(st), /s3cret/);
   });
 });

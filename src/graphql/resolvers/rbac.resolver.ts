@@ -10,7 +10,14 @@ import { Role } from '../auth-checker';
 import type { GraphqlContext } from '../context';
 import { PageArgs } from '../inputs/page.args';
 import { CreateRbacGrantInput, PolicyRuleInput, RbacGrantFilter } from '../inputs/rbac.input';
-import { RbacDryRunObject, RbacGrantConnection, RbacGrantObject, RbacSyncStatusObject, RbacTemplateObject } from '../types/rbac.type';
+import {
+  RbacDryRunObject,
+  RbacGrantConnection,
+  RbacGrantObject,
+  RbacSubscriptionStatusObject,
+  RbacSyncStatusObject,
+  RbacTemplateObject,
+} from '../types/rbac.type';
 import type { RbacGrant } from '../../store/entities';
 
 function grantObject(ctx: GraphqlContext, row: RbacGrant): RbacGrantObject {
@@ -62,6 +69,13 @@ export class RbacResolver {
   @Query(() => RbacDryRunObject, { description: 'Reads the cluster and shows the change set a sync would apply now; applies nothing. When the cluster cannot be read: INTERNAL_SERVER_ERROR with reason UNAVAILABLE and what the cluster answered.' })
   async rbacDryRun(@Arg('clusterId') clusterId: string, @Ctx() ctx: GraphqlContext): Promise<RbacDryRunObject> {
     return RbacDryRunObject.from(await reachingCluster(clusterId, () => ctx.rbac.control().dryRun(clusterId)));
+  }
+
+  @Authorized(Role.SuperUser)
+  @Query(() => RbacSubscriptionStatusObject, { nullable: true, description: 'Null when turn_on_auth is off (or this process is --role proxy).' })
+  rbacSubscription(@Ctx() ctx: GraphqlContext): RbacSubscriptionStatusObject | null {
+    const status = ctx.rbac.subscription();
+    return status ? RbacSubscriptionStatusObject.from(status) : null;
   }
 
   @Authorized(Role.SuperUser)

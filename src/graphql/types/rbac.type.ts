@@ -2,6 +2,7 @@ import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { RbacChanges, RbacFailure, RbacObjectRef, RbacSyncStatusView } from '../../domain/rbac-sync-status';
 import type { RbacTemplateView } from '../../domain/rbac-templates';
 import type { RbacDryRun } from '../../rbac/reconciler';
+import type { RbacSubscriptionStatus } from '../../rbac/subscription';
 import type { RbacGrant } from '../../store/entities';
 import { ConnectionType } from './connection';
 
@@ -322,6 +323,51 @@ export class RbacDryRunObject {
         }),
       ),
       remove: d.plan.remove.map((r) => Object.assign(new RbacPlannedRemovalObject(), { kind: r.kind, name: r.name, namespace: r.namespace ?? null, reason: r.reason })),
+    });
+  }
+}
+
+export enum SubscriptionStateEnum {
+  CONNECTING = 'connecting',
+  CONNECTED = 'connected',
+  BACKOFF = 'backoff',
+  STOPPED = 'stopped',
+}
+registerEnumType(SubscriptionStateEnum, { name: 'RbacSubscriptionState' });
+
+@ObjectType('RbacSubscriptionStatus', { description: "The permission service subscription (turn_on_auth) as this gateway process sees it." })
+export class RbacSubscriptionStatusObject {
+  @Field(() => SubscriptionStateEnum)
+  state!: SubscriptionStateEnum;
+
+  @Field({ description: 'Without credentials.' })
+  url!: string;
+
+  @Field(() => Date, { nullable: true })
+  connectedSince!: Date | null;
+
+  @Field(() => String, { nullable: true })
+  lastError!: string | null;
+
+  @Field(() => Date, { nullable: true })
+  lastAckAt!: Date | null;
+
+  @Field(() => Int, { description: 'Data frames applied and acked.' })
+  acked!: number;
+
+  @Field(() => Int, { description: 'Data frames not acked: invalid, or not applied in every cluster.' })
+  failed!: number;
+
+  @Field(() => Int)
+  reconnects!: number;
+
+  static from(s: RbacSubscriptionStatus): RbacSubscriptionStatusObject {
+    return Object.assign(new RbacSubscriptionStatusObject(), {
+      ...s,
+      state: s.state as SubscriptionStateEnum,
+      connectedSince: s.connectedSince ?? null,
+      lastError: s.lastError ?? null,
+      lastAckAt: s.lastAckAt ?? null,
     });
   }
 }

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { authenticate } from '../../src/domain/auth';
+import { createCluster } from '../../src/domain/clusters';
+import { reportCredentials } from '../../src/domain/credentials';
+import { createGrant } from '../../src/domain/rbac-grants';
+import { readSyncStatus } from '../../src/domain/rbac-sync-status';
+import { createRegisterToken } from '../../src/domain/register-tokens';
+import { issueToken } from '../../src/domain/tokens';
+import { createUser } from '../../src/domain/users';
+import { RbacReconciler } from '../../src/rbac/reconciler';
+import { startTestRuntime, type TestRuntime } from '../helpers/app';
+import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
+import { bindingsFor, waitUntil } from '../helpers/rbac';
+
+/** Accepts TCP connections and never answers: a cluster whose apiserver hangs. */
+async function blackhole(): Promise<{ url: string; close(): void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('RBAC reconciler: one hanging cluster does not hold up the others', () => {
+  let t: TestRuntime;
+  let fake: FakeKube;
+  let hole: Awaited<ReturnType<typeof blackhole>>;
+  let reconciler: RbacReconciler;
+
+  before(async () => {
+    t = await startTestRuntime('sqlite');
+    fake = await startFakeKube();
+    hole = await blackhole();
+    const ctx = () => t.rt.context();
+    const root = await createUser(ctx(), undefined, { name: 'root', isSuperUser: true });
+    const admin = await authenticate(ctx().em, (await issueToken(ctx(), undefined, root, {})).secret, new Date());
+    await createUser(ctx(), undefined, { name: 'plain:alice' });
+    for (const [id, address] of [['BCS-K8S-HANG', hole.url], ['BCS-K8S-OK', fake.url]] as const) {
+      await createCluster(ctx(), undefined, { id, clusterType: 'k8s' });
+      const { secret } = await createRegisterToken(ctx(), undefined, id);
+      await reportCredentials(ctx(), id, { registerToken: secret, serverAddresses: address, caCertData: fake.caPem, userToken: fake.token });
+    }
+    // A long per-request timeout: the hanging cluster keeps its sync busy for the whole test.
+    reconciler = new RbacReconciler(t.rt, { intervalMs: 3_600_000, sources: ['graphql'], concurrency: 2, requestTimeoutMs: 60_000, debounceMs: 10 });
+    await reconciler.start();
+    await createGrant(ctx(), admin, { subjectKind: 'User', subjectName: 'plain:alice', clusterId: null, scope: 'cluster', template: 'cluster-readonly' });
+  });
+  after(async () => {
+    hole?.close();
+    await reconciler?.stop();
+    await fake?.stop();
+    await t?.stop();
+  });
+
+  it('applies an every-cluster grant to the live cluster while the other hangs', async () => {
+    await waitUntil('the binding in the live cluster', () => bindingsFor(fake, 'clusterrolebindings', 'plain.alice', 'bke-cluster-readonly').length === 1);
+    const ok = await waitUntil('the live cluster status', async () => {
+      const s = await readSyncStatus(t.rt.orm.em.fork(), 'BCS-K8S-OK');
+      return s.result === 'ok' ? s : undefined;
+    });
+    assert.equal(ok.server, fake.url);
+    const hanging = await readSyncStatus(t.rt.orm.em.fork(), 'BCS-K8S-HANG');
+    assert.equal(hanging.result, null, 'still in its first attempt');
+  });
+});
