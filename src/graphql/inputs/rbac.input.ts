@@ -1,6 +1,6 @@
 import { MaxLength } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
-import { GrantScopeEnum, GrantSourceEnum, GrantSubjectKindEnum } from '../types/rbac.type';
+import { GrantScopeEnum, GrantSourceEnum, GrantSubjectKindEnum } from '../types/rbac-grant.type';
 
 @InputType()
 export class CreateRbacGrantInput {

@@ -10,14 +10,9 @@ import { Role } from '../auth-checker';
 import type { GraphqlContext } from '../context';
 import { PageArgs } from '../inputs/page.args';
 import { CreateRbacGrantInput, PolicyRuleInput, RbacGrantFilter } from '../inputs/rbac.input';
-import {
-  RbacDryRunObject,
-  RbacGrantConnection,
-  RbacGrantObject,
-  RbacSubscriptionStatusObject,
-  RbacSyncStatusObject,
-  RbacTemplateObject,
-} from '../types/rbac.type';
+import { RbacGrantConnection, RbacGrantObject } from '../types/rbac-grant.type';
+import { RbacDryRunObject, RbacSubscriptionStatusObject, RbacSyncStatusObject } from '../types/rbac-sync.type';
+import { RbacTemplateObject } from '../types/rbac-template.type';
 import type { RbacGrant } from '../../store/entities';
 
 function grantObject(ctx: GraphqlContext, row: RbacGrant): RbacGrantObject {

@@ -1,34 +1,7 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { RbacChanges, RbacFailure, RbacObjectRef, RbacSyncStatusView } from '../../domain/rbac-sync-status';
-import type { RbacTemplateView } from '../../domain/rbac-templates';
 import type { RbacDryRun } from '../../rbac/reconciler';
 import type { RbacSubscriptionStatus } from '../../rbac/subscription';
-import type { RbacGrant } from '../../store/entities';
-import { ConnectionType } from './connection';
-
-/** Enum values equal the stored strings, so mapping is a cast. */
-export enum GrantSubjectKindEnum {
-  USER = 'User',
-  GROUP = 'Group',
-}
-registerEnumType(GrantSubjectKindEnum, { name: 'RbacSubjectKind', description: 'USER: a gateway user name (mapped as the proxy impersonates it); GROUP: a group name as is.' });
-
-export enum GrantScopeEnum {
-  CLUSTER = 'cluster',
-  NAMESPACE = 'namespace',
-  ALL_NAMESPACES = 'all_namespaces',
-}
-registerEnumType(GrantScopeEnum, {
-  name: 'RbacScope',
-  description: 'CLUSTER and ALL_NAMESPACES become a ClusterRoleBinding (labelled differently); NAMESPACE a RoleBinding in that namespace.',
-});
-
-export enum GrantSourceEnum {
-  GRAPHQL = 'graphql',
-  CONFIG = 'config',
-  SUBSCRIPTION = 'subscription',
-}
-registerEnumType(GrantSourceEnum, { name: 'RbacGrantSource', description: 'Only GRAPHQL grants can be deleted here; the others follow their source.' });
 
 export enum SyncResultEnum {
   OK = 'ok',
@@ -40,112 +13,6 @@ registerEnumType(SyncResultEnum, {
   name: 'RbacSyncResult',
   description: 'PARTIAL: some operations failed (see failures); FAILED: the cluster could not be read; SKIPPED: no credentials yet.',
 });
-
-@ObjectType('RbacPolicyRule', { description: 'A Kubernetes PolicyRule.' })
-export class PolicyRuleObject {
-  @Field(() => [String])
-  verbs!: string[];
-
-  @Field(() => [String], { nullable: true })
-  apiGroups?: string[];
-
-  @Field(() => [String], { nullable: true })
-  resources?: string[];
-
-  @Field(() => [String], { nullable: true })
-  resourceNames?: string[];
-
-  @Field(() => [String], { nullable: true })
-  nonResourceURLs?: string[];
-}
-
-@ObjectType('RbacTemplate', { description: 'A role template: a ClusterRole named bke-<name> in every cluster that a grant uses it in.' })
-export class RbacTemplateObject {
-  @Field()
-  name!: string;
-
-  @Field()
-  roleName!: string;
-
-  @Field({ description: "The original's six templates are built in and cannot be changed." })
-  builtin!: boolean;
-
-  @Field(() => [PolicyRuleObject])
-  rules!: PolicyRuleObject[];
-
-  @Field(() => Int, { nullable: true, description: 'For updates (optimistic locking); null for built-in templates.' })
-  version!: number | null;
-
-  @Field(() => String, { nullable: true })
-  createdBy!: string | null;
-
-  static from(v: RbacTemplateView): RbacTemplateObject {
-    return Object.assign(new RbacTemplateObject(), { ...v, rules: v.rules.map((r) => Object.assign(new PolicyRuleObject(), r)) });
-  }
-}
-
-@ObjectType('RbacGrant', { description: 'A permission: subject, cluster (or every cluster), scope and role template.' })
-export class RbacGrantObject {
-  @Field(() => Int)
-  id!: number;
-
-  @Field(() => GrantSubjectKindEnum)
-  subjectKind!: GrantSubjectKindEnum;
-
-  @Field({ description: 'As the gateway knows it; bindings name the user as the proxy impersonates it (plain:alice → plain.alice).' })
-  subjectName!: string;
-
-  @Field({ description: 'The name inside clusters.' })
-  kubernetesSubject!: string;
-
-  @Field(() => String, { nullable: true, description: 'Null: every cluster.' })
-  clusterId!: string | null;
-
-  @Field(() => GrantScopeEnum)
-  scope!: GrantScopeEnum;
-
-  @Field(() => String, { nullable: true })
-  namespace!: string | null;
-
-  @Field({ description: 'Template name; the ClusterRole is bke-<template>.' })
-  template!: string;
-
-  @Field(() => GrantSourceEnum)
-  source!: GrantSourceEnum;
-
-  @Field({ description: 'False when its source is switched off (turn_on_conf / turn_on_auth): kept, but not applied.' })
-  active!: boolean;
-
-  @Field({ description: 'True only for GRAPHQL grants.' })
-  editable!: boolean;
-
-  @Field(() => String, { nullable: true, description: 'A gateway user name, "config", or the subscription delivery.' })
-  grantedBy!: string | null;
-
-  @Field()
-  createdAt!: Date;
-
-  static from(row: RbacGrant, activeSources: ReadonlySet<string>, k8sName: string): RbacGrantObject {
-    return Object.assign(new RbacGrantObject(), {
-      id: row.id,
-      subjectKind: row.subjectKind as GrantSubjectKindEnum,
-      subjectName: row.subjectName,
-      kubernetesSubject: k8sName,
-      clusterId: row.clusterId ?? null,
-      scope: row.scope as GrantScopeEnum,
-      namespace: row.namespace ?? null,
-      template: row.template,
-      source: row.source as GrantSourceEnum,
-      active: activeSources.has(row.source),
-      editable: row.source === 'graphql',
-      grantedBy: row.grantedBy ?? null,
-      createdAt: row.createdAt,
-    });
-  }
-}
-
-@ObjectType()
-export class RbacGrantConnection extends ConnectionType(RbacGrantObject, 'RbacGrant') {}
 
 @ObjectType('RbacObjectRef')
 export class RbacObjectRefObject {
