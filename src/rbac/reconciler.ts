@@ -159,7 +159,11 @@ export class RbacReconciler {
     s.retry = undefined;
     const waiters = s.waiters.splice(0);
     s.running = this.withSlot(() => this.syncOne(clusterId, trigger))
-      .catch((err: unknown) => this.rt.logger.error({ err, clusterId }, 'RBAC sync crashed'))
+      .catch((err: unknown) => {
+        // The store itself failed (the cluster was never reached): try again soon rather than at the next reconcile.
+        this.rt.logger.error({ err, clusterId }, 'RBAC sync could not run');
+        if (!this.stopped) this.retryLater(clusterId, 1);
+      })
       .finally(() => {
         s.running = undefined;
         for (const w of waiters) w();

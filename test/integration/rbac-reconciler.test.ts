@@ -73,3 +73,49 @@ describe('RBAC reconciler: one hanging cluster does not hold up the others', () 
     assert.equal(hanging.result, null, 'still in its first attempt');
   });
 });
+
+describe('RBAC reconciler: a failing cluster is retried with backoff until it recovers', () => {
+  let t: TestRuntime;
+  let fake: FakeKube;
+  let reconciler: RbacReconciler;
+
+  before(async () => {
+    t = await startTestRuntime('sqlite');
+    fake = await startFakeKube();
+    const ctx = () => t.rt.context();
+    await createCluster(ctx(), undefined, { id: 'BCS-K8S-FLAKY', clusterType: 'k8s' });
+    const { secret } = await createRegisterToken(ctx(), undefined, 'BCS-K8S-FLAKY');
+    await reportCredentials(ctx(), 'BCS-K8S-FLAKY', { registerToken: secret, serverAddresses: fake.url, caCertData: fake.caPem, userToken: fake.token });
+    await createUser(ctx(), undefined, { name: 'plain:alice' });
+  });
+  after(async () => {
+    await reconciler?.stop();
+    await fake?.stop();
+    await t?.stop();
+  });
+
+  it('records each failure, retries on its own, and succeeds once the cluster answers again', async () => {
+    const remove = fake.addFault({ match: { path: /^\/apis\/rbac\.authorization\.k8s\.io\// }, action: { kind: 'respond', code: 503, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'apiserver overloaded', code: 503 } } });
+    reconciler = new RbacReconciler(t.rt, { intervalMs: 3_600_000, sources: ['graphql'], debounceMs: 10, backoff: { initialMs: 100, maxMs: 400 } });
+    await reconciler.start();
+    const ctx = t.rt.context();
+    const root = await createUser(ctx, undefined, { name: 'root', isSuperUser: true });
+    const admin = await authenticate(ctx.em, (await issueToken(ctx, undefined, root, {})).secret, new Date());
+    await createGrant(t.rt.context(), admin, { subjectKind: 'User', subjectName: 'plain:alice', clusterId: 'BCS-K8S-FLAKY', scope: 'cluster', template: 'cluster-readonly' });
+    const failing = await waitUntil('two failed attempts', async () => {
+      const s = await readSyncStatus(t.rt.orm.em.fork(), 'BCS-K8S-FLAKY');
+      return s.consecutiveFailures >= 2 ? s : undefined;
+    });
+    assert.equal(failing.result, 'failed');
+    assert.match(failing.lastError ?? '', /503: apiserver overloaded/);
+    assert.ok(failing.nextRetryAt);
+    remove();
+    const ok = await waitUntil('recovery without any new trigger', async () => {
+      const s = await readSyncStatus(t.rt.orm.em.fork(), 'BCS-K8S-FLAKY');
+      return s.result === 'ok' ? s : undefined;
+    });
+    assert.equal(ok.trigger, 'retry');
+    assert.equal(ok.consecutiveFailures, 0);
+    assert.equal(bindingsFor(fake, 'clusterrolebindings', 'plain.alice', 'bke-cluster-readonly').length, 1);
+  });
+});
