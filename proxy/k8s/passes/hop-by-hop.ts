@@ -10,12 +10,14 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trail
  */
 export function dropHopByHop(headers: IncomingHttpHeaders): string | undefined {
   const upgrade = headers.upgrade;
-  const named = [headers.connection ?? '']
-    .flat()
-    .join(',')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  for (const name of [...HOP_BY_HOP, ...named]) delete headers[name];
+  const connection = headers.connection;
+  // Runs on every proxied request: no arrays built unless the client sent Connection.
+  if (connection !== undefined) {
+    for (const token of (Array.isArray(connection) ? connection.join(',') : connection).split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name) delete headers[name];
+    }
+  }
+  for (const name of HOP_BY_HOP) delete headers[name];
   return upgrade;
 }

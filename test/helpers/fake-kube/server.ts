@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -24,8 +25,13 @@ export interface RecordedRequest {
   method: string;
   /** Path and query exactly as received. */
   url: string;
-  /** `req.rawHeaders`: name/value pairs in arrival order, original case, duplicates kept. */
+  /**
+   * `req.rawHeaders`: name/value pairs in arrival order, original case (HTTP/2 sends lower case),
+   * duplicates kept. HTTP/2 pseudo-headers (`:method`, `:path`, …) are left out: they are not headers.
+   */
   rawHeaders: string[];
+  /** '2.0' when the request came over the HTTP/2 session, '1.1' otherwise (upgrades always). */
+  httpVersion: string;
   upgrade: UpgradeKind;
   /** Who the request ran as, once authenticated (after impersonation). */
   user?: UserInfo;
@@ -42,12 +48,26 @@ export interface OpenStreams {
 export interface FakeKubeOptions {
   /** The service-account token the fake accepts; random by default. */
   token?: string;
+  /**
+   * 'h2' (default): offers HTTP/2 and HTTP/1.1 over ALPN, as kube-apiserver does; upgrades still
+   * arrive over HTTP/1.1. 'http1': HTTP/1.1 only, for clients that must fall back.
+   */
+  protocols?: 'h2' | 'http1';
+  /** SETTINGS_MAX_CONCURRENT_STREAMS this fake announces (kube-apiserver's default is Go's 250). */
+  maxConcurrentStreams?: number;
 }
 
 const SA_USERNAME = 'system:serviceaccount:kube-system:bcs-gateway';
 const MAX_BODY = 4 * 1024 * 1024;
 const json = (v: unknown) => JSON.stringify(v);
 const rbacGroup = 'rbac.authorization.k8s.io';
+
+/** Every value of each header, lower-cased names; what `headersDistinct` is on HTTP/1.1 (HTTP/2 requests lack it). */
+function distinctHeaders(rawHeaders: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) (out[rawHeaders[i]!.toLowerCase()] ??= []).push(rawHeaders[i + 1]!);
+  return out;
+}
 
 function headerValues(rawHeaders: string[], name: string): string[] {
   const out: string[] = [];
@@ -122,9 +142,12 @@ export class FakeKube {
   url = '';
   port = 0;
 
-  private readonly server: https.Server;
+  private readonly server: https.Server | http2.Http2SecureServer;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<Duplex>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** HTTP/2 streams reset by the client (RST_STREAM), by the error code it sent. */
+  readonly streamResets: number[] = [];
   private readonly watchResponses = new Set<ServerResponse>();
   private readonly tokens = new Map<string, UserInfo>();
 
@@ -138,12 +161,28 @@ export class FakeKube {
     this.addNamespace('default');
     this.addNamespace('kube-system');
 
-    this.server = https.createServer({ key: certs.keyPem, cert: certs.certPem }, (req, res) => void this.onRequest(req, res));
+    // The HTTP/2 compatibility API hands over Http2ServerRequest/Response; the handlers use only what
+    // both protocols share, and the few differences are handled where they arise.
+    const onRequest = (req: unknown, res: unknown): void => void this.onRequest(req as IncomingMessage, res as ServerResponse);
+    if (opts.protocols === 'http1') this.server = https.createServer({ key: certs.keyPem, cert: certs.certPem }, onRequest);
+    else {
+      const server = http2.createSecureServer(
+        { key: certs.keyPem, cert: certs.certPem, allowHTTP1: true, settings: opts.maxConcurrentStreams ? { maxConcurrentStreams: opts.maxConcurrentStreams } : {} },
+        onRequest,
+      );
+      server.on('session', (session) => {
+        this.sessions.add(session);
+        session.on('close', () => this.sessions.delete(session));
+        session.on('error', () => undefined);
+        session.on('stream', (stream) => stream.on('close', () => stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && stream.rstCode !== undefined && this.streamResets.push(stream.rstCode)));
+      });
+      this.server = server;
+    }
     this.server.on('secureConnection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    this.server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
     this.wss = new WebSocketServer({
       noServer: true,
       handleProtocols: (offered, req) => (req.url?.includes('/portforward') ? portForwardProtocol(offered) : chooseExecProtocol(offered)),
@@ -164,6 +203,7 @@ export class FakeKube {
   async stop(): Promise<void> {
     for (const c of this.wss.clients) c.terminate();
     this.wss.close();
+    for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -282,6 +322,19 @@ export class FakeKube {
     for (const r of this.watchResponses) r.end();
   }
 
+  /** Open HTTP/2 client sessions (one per multiplexing client connection). */
+  get h2Sessions(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Sends GOAWAY on every HTTP/2 session, as kube-apiserver does at random (`--goaway-chance`) and on
+   * shutdown: streams already open finish, new ones must go on a new connection.
+   */
+  goAway(): void {
+    for (const s of this.sessions) s.close();
+  }
+
   // ---- inspection ------------------------------------------------------------------------------
 
   clearRequests(): void {
@@ -309,8 +362,9 @@ export class FakeKube {
   // ---- request handling ------------------------------------------------------------------------
 
   private record(req: IncomingMessage): RecordedRequest {
-    const rawHeaders = [...req.rawHeaders];
-    const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', rawHeaders, upgrade: upgradeKind(req), header: (n) => headerValues(rawHeaders, n) };
+    const rawHeaders: string[] = [];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (!req.rawHeaders[i]!.startsWith(':')) rawHeaders.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', rawHeaders, httpVersion: req.httpVersion, upgrade: upgradeKind(req), header: (n) => headerValues(rawHeaders, n) };
     this.requests.push(rec);
     return rec;
   }
@@ -320,7 +374,7 @@ export class FakeKube {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const caller = m && this.tokens.get(m[1]);
     if (!caller) return status(401, 'Unauthorized', 'Unauthorized');
-    const h = req.headersDistinct;
+    const h = distinctHeaders(req.rawHeaders);
     const extra: Record<string, string[]> = {};
     for (const [name, values] of Object.entries(h)) {
       if (name.startsWith('impersonate-extra-')) extra[decodeURIComponent(name.slice('impersonate-extra-'.length))] = values ?? [];
@@ -379,7 +433,13 @@ export class FakeKube {
       if (fault?.kind === 'reset') {
         const partial = fault.partialBody ?? '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Succ';
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(partial) + 1000) });
-        res.write(partial, () => setImmediate(() => req.socket.destroy()));
+        // Over HTTP/2 the stream is reset (the connection carries other requests); over HTTP/1.1 the connection goes.
+        const cut = (): void => {
+          const stream = (req as unknown as { stream?: http2.ServerHttp2Stream }).stream;
+          if (stream) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+          else req.socket.destroy();
+        };
+        res.write(partial, () => setImmediate(cut));
         return;
       }
       if ('kind' in who) throw new StatusError(who);

@@ -1,0 +1,35 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2 (Node throws on most of them),
+ * and `host` travels as `:authority`. The pipeline has already dropped these; this is the last gate
+ * before the wire, so a header added later can never turn into a malformed or smuggled h2 request.
+ */
+const NOT_IN_H2_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
+
+/** Response fields that describe the upstream hop, not the response; Node's HTTP/1.1 server sets its own. */
+const NOT_IN_H1_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'te']);
+
+/** The h2 request for an admitted request: pseudo-headers first, then every forwardable header. */
+export function h2RequestHeaders(method: string, path: string, authority: string, headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':method': method, ':path': path, ':authority': authority, ':scheme': 'https' };
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (lower.charCodeAt(0) === 58 /* ':' */ || NOT_IN_H2_REQUEST.has(lower)) continue;
+    if (lower === 'te' && String(value).trim().toLowerCase() !== 'trailers') continue;
+    out[lower] = value;
+  }
+  return out;
+}
+
+/** An h2 response's header block as HTTP/1.1 response headers: no pseudo-headers, no hop-by-hop fields. */
+export function h1ResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 || NOT_IN_H1_RESPONSE.has(name)) continue;
+    out[name] = headers[name];
+  }
+  return out;
+}
