@@ -5,6 +5,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Runtime } from '../runtime';
 import type { GraphqlContext } from './context';
 import { createErrorFormatter } from './errors';
+import { pageCostLimit } from './page-cost';
 
 /**
  * Apollo with every default that matters stated: limits checked before execution, no batching, no
@@ -20,7 +21,7 @@ export function createApolloServer(schema: GraphQLSchema, rt: Runtime): ApolloSe
   }).protect();
   return new ApolloServer<GraphqlContext>({
     schema,
-    plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled()],
+    plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled()],
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
     persistedQueries: false,

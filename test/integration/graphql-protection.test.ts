@@ -24,6 +24,19 @@ for (const dialect of DIALECTS) {
       assert.equal(res.data, null);
     });
 
+    it('prices page sizes given as variables, so aliased large pages are refused before they load', async () => {
+      const page = (alias: string) => `${alias}: users(first: $n) { edges { node { id name groups isSuperUser } } }`;
+      const query = `query($n: Int) { ${['a', 'b', 'c'].map(page).join(' ')} }`;
+      const big = await gql(t.url, t.adminToken, query, { n: 500 });
+      assert.equal(big.status, 400);
+      assert.deepEqual(codes(big), ['BAD_USER_INPUT']);
+      assert.match(big.errors[0]!.message, /operation cost \d+ exceeds graphql\.max_cost 5000/);
+      assert.equal(big.data ?? null, null);
+      const small = await gql(t.url, t.adminToken, query, { n: 20 });
+      assert.deepEqual(small.errors ?? [], []);
+      assert.ok(small.data.a.edges.length >= 1);
+    });
+
     it('rejects more aliases than graphql.max_aliases', async () => {
       const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: viewer { name }`).join(' ');
       const res = await gql(t.url, t.adminToken, `{ ${aliases} }`);
