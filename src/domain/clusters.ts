@@ -1,7 +1,7 @@
 import { ref, UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import { randomAlphanumeric } from '../crypto/tokens';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { Cluster, type ClusterProvider, type ClusterType } from '../store/entities';
+import { Cluster, RbacGrant, RbacSyncStatus, type ClusterProvider, type ClusterType } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
@@ -83,13 +83,21 @@ export async function listClusters(ctx: DomainContext, filter: ClusterFilter, pa
   return findPage(ctx.em, Cluster, where, 'id', 'string', page);
 }
 
-/** Deletes a cluster with its register tokens and credentials (database cascade). */
+/**
+ * Deletes a cluster with its register tokens and credentials (database cascade), its grants and its RBAC
+ * sync status: a cluster registered later under the same id starts with no permissions.
+ */
 export async function deleteCluster(ctx: DomainContext, actor: Principal, id: string): Promise<Cluster> {
   requireSuperUser(actor, 'delete clusters');
   const cluster = await getCluster(ctx, id);
   const { identifier } = cluster;
-  ctx.em.remove(cluster);
+  await ctx.em.transactional(async (em) => {
+    await em.nativeDelete(RbacGrant, { clusterId: id });
+    await em.nativeDelete(RbacSyncStatus, { clusterId: id });
+    em.remove(cluster);
+  });
   await commitWithChange(ctx, 'cluster', id);
+  await commitWithChange(ctx, 'rbac', id);
   ctx.changes.publish('cluster', identifier);
   return cluster;
 }

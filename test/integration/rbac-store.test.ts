@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authenticate } from '../../src/domain/auth';
-import { createCluster } from '../../src/domain/clusters';
+import { createCluster, deleteCluster } from '../../src/domain/clusters';
 import type { Principal } from '../../src/domain/context';
 import { activeGrantSources, applySubscriptionEvent, createGrant, deleteGrant, grantsForCluster, replaceConfigGrants, toPlannerGrant } from '../../src/domain/rbac-grants';
 import { claimSyncLease, readSyncStatus, recordSyncOutcome } from '../../src/domain/rbac-sync-status';
 import { issueToken } from '../../src/domain/tokens';
 import { createUser } from '../../src/domain/users';
 import { ConflictError, ForbiddenError, ValidationError } from '../../src/errors';
-import { RbacGrant } from '../../src/store/entities';
+import { RbacGrant, RbacSyncStatus } from '../../src/store/entities';
 import { startTestRuntime, type TestRuntime } from '../helpers/app';
 import { DIALECTS } from '../helpers/db';
 
@@ -61,6 +61,19 @@ for (const dialect of DIALECTS) {
       const all = await grantsForCluster(em, 'BCS-K8S-001', activeGrantSources({ turnOnConf: true, turnOnAuth: true }));
       assert.deepEqual(all.map(toPlannerGrant).map((g) => g.subject.name).sort(), ['plain.alice', 'user.bob']);
       assert.equal((await grantsForCluster(em, 'BCS-K8S-0012', ['subscription'])).length, 0, 'BCS-K8S-001 grants never reach BCS-K8S-0012');
+    });
+
+    it('forgets a deleted cluster\'s grants and sync status', async () => {
+      await createCluster(t.rt.context(), undefined, { id: 'BCS-K8S-GONE', clusterType: 'k8s' });
+      await createGrant(t.rt.context(), admin, { subjectKind: 'Group', subjectName: 'dev', clusterId: 'BCS-K8S-GONE', scope: 'cluster', template: 'cluster-readonly' });
+      const every = await createGrant(t.rt.context(), admin, { subjectKind: 'Group', subjectName: 'dev', clusterId: null, scope: 'cluster', template: 'services-view' });
+      await claimSyncLease(t.rt.context().em, 'BCS-K8S-GONE', 'a', new Date(), 60_000);
+      await deleteCluster(t.rt.context(), admin, 'BCS-K8S-GONE');
+      const em = t.rt.context().em;
+      assert.equal(await em.count(RbacGrant, { clusterId: 'BCS-K8S-GONE' }), 0);
+      assert.equal(await em.count(RbacSyncStatus, { clusterId: 'BCS-K8S-GONE' }), 0);
+      assert.equal(await em.count(RbacGrant, { id: every.id }), 1, 'every-cluster grants stay');
+      await deleteGrant(t.rt.context(), admin, every.id);
     });
 
     it('gives the sync lease to one process at a time, and back after expiry or release', async () => {
