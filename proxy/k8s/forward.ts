@@ -129,7 +129,9 @@ export function forward(req: IncomingMessage, res: ServerResponse, admitted: Adm
       });
       cancel = () => proxyReq.destroy();
       proxyReq.once('response', (proxyRes) => {
-        relay(() => res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(proxyRes.rawHeaders)), proxyRes);
+        // HTTP/2 has no reason phrase (Node warns once if given one), so an h2 client gets status and headers only.
+        const code = proxyRes.statusCode ?? 502;
+        relay(() => (req.httpVersionMajor >= 2 ? res.writeHead(code, responseHeaders(proxyRes.rawHeaders)) : res.writeHead(code, proxyRes.statusMessage, responseHeaders(proxyRes.rawHeaders))), proxyRes);
         proxyRes.once('end', () => finish({ status: proxyRes.statusCode ?? 0 }));
         // An upstream that dies mid-body must not look like a complete response to the client.
         const cut = (): void => {

@@ -33,6 +33,24 @@ export interface PipelineDeps {
 }
 
 /**
+ * Every header's values one per line. HTTP/1.1 requests have `headersDistinct`; the HTTP/2 compat request
+ * does not, and its `headers` joins duplicates, so the lines are read from `rawHeaders` (names lower-case
+ * there by RFC 9113, lowered again anyway), pseudo-headers left out.
+ */
+function distinctHeaders(req: IncomingMessage): Record<string, string[] | undefined> {
+  const own = (req as Partial<Pick<IncomingMessage, 'headersDistinct'>>).headersDistinct;
+  if (own) return own;
+  const out: Record<string, string[] | undefined> = Object.create(null) as Record<string, string[] | undefined>;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name.charCodeAt(0) === 58) continue;
+    (out[name] ??= []).push(raw[i + 1]!);
+  }
+  return out;
+}
+
+/**
  * Runs the passes in their fixed order: drop hop-by-hop → authenticate → resolve the cluster → scrub
  * client identity headers → set identity → set the upstream credential. The order matters: hop-by-hop
  * removal comes before anything is added, so nothing the gateway sets can be stripped later.
@@ -63,9 +81,10 @@ export async function admit(req: IncomingMessage, remoteAddress: string, request
   if (hasClientIdentityHeaders(req.headers)) return { failure: failures.internal('identity headers survived scrubbing'), principal, clusterKey: cluster.id };
 
   const headers: OutgoingHttpHeaders = {};
-  const distinct = req.headersDistinct;
+  const distinct = distinctHeaders(req);
   for (const name of Object.keys(req.headers)) {
-    if (name === 'host') continue;
+    // Pseudo-headers (`:method`, `:path`, `:authority`, `:scheme` over HTTP/2) describe this hop, never a header upstream.
+    if (name === 'host' || name.charCodeAt(0) === 58 /* ':' */) continue;
     const values = distinct[name] ?? [];
     headers[name] = values.length === 1 ? values[0] : values;
   }

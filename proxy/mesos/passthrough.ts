@@ -201,7 +201,8 @@ export class DriverPassthrough {
 
   private forward(surface: Surface, req: IncomingMessage, res: ServerResponse, drivers: ServerInfo[], path: string, body: Buffer, contentType: string | undefined): Promise<void> {
     const headers: http.OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(req.headers)) if (!DROP_REQUEST.has(name) && value !== undefined) headers[name] = value;
+    // Pseudo-headers of an HTTP/2 request are not headers; Node would also refuse them as HTTP/1.1 names.
+    for (const [name, value] of Object.entries(req.headers)) if (!DROP_REQUEST.has(name) && name.charCodeAt(0) !== 58 && value !== undefined) headers[name] = value;
     headers['content-type'] = contentType ?? 'application/json';
     headers.accept ??= 'application/json';
     headers['content-length'] = body.length;

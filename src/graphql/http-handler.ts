@@ -46,7 +46,8 @@ async function readGraphqlBody(req: IncomingMessage): Promise<BodyResult> {
 function headerMap(req: IncomingMessage): HeaderMap {
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    // HTTP/2 pseudo-headers (`:authority`, ...) are not request headers.
+    if (value !== undefined && key.charCodeAt(0) !== 58) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
   }
   return headers;
 }

@@ -9,15 +9,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { generateCerts } from '../helpers/fake-kube/certs';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const WATCHES = Number(process.env.BENCH_WATCHES ?? 1000);
-/** Comma list of parts to run (direct, kubectl, nginx, gateway, watches); all by default. For profiling one part. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,nginx,gateway,watches').split(','));
+/** h2 sessions the HTTP/2 load is spread over (CONNECTIONS streams in flight in all). */
+const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 1);
+/**
+ * Comma list of parts to run (direct, kubectl, nginx, gateway, watches, tls, h2watches); all by default.
+ * For profiling one part. `tls`: the same load through the gateway's TLS listener, over HTTP/1.1 and h2;
+ * `h2watches`: idle watches on fresh gateways over the TLS listener, one h2 connection against one
+ * HTTP/1.1 TLS connection per watch.
+ */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,nginx,gateway,watches,tls,h2watches').split(','));
 const PATH = '/api/v1/namespaces/default/pods/bench-pod';
 const DIST = path.resolve(__dirname, '../..');
 const children: ChildProcess[] = [];
@@ -69,13 +80,13 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
 }
 
-async function openWatches(base: string, token: string, n: number): Promise<http.ClientRequest[]> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+/** `n` idle watches at `url`, each on its own HTTP/1.1 connection (plain or TLS, by the agent). */
+async function openWatchesWith(get: typeof http.get, agent: http.Agent, url: string, token: string, n: number): Promise<http.ClientRequest[]> {
   const reqs: http.ClientRequest[] = [];
   await Promise.all(
     Array.from({ length: n }, () =>
       new Promise<void>((resolve, reject) => {
-        const req = http.get(`${base}/api/v1/namespaces/default/pods?watch=1`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        const req = get(url, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`watch answered ${res.statusCode}`));
           res.once('data', () => resolve());
           res.resume();
@@ -86,6 +97,90 @@ async function openWatches(base: string, token: string, n: number): Promise<http
     ),
   );
   return reqs;
+}
+
+function openWatches(base: string, token: string, n: number): Promise<http.ClientRequest[]> {
+  return openWatchesWith(http.get, new http.Agent({ keepAlive: true, maxSockets: Infinity }), `${base}/api/v1/namespaces/default/pods?watch=1`, token, n);
+}
+
+/** WATCHES idle watches as streams of one HTTP/2 session, as client-go multiplexes its watches. */
+async function openH2Watches(origin: string, ca: string, prefix: string, token: string, n: number): Promise<http2.ClientHttp2Session> {
+  const session = http2.connect(origin, { ca, servername: 'localhost', peerMaxConcurrentStreams: n + 10 });
+  session.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    session.once('connect', () => resolve());
+    session.once('error', reject);
+  });
+  if (session.alpnProtocol !== 'h2') throw new Error(`gateway TLS listener negotiated ${String(session.alpnProtocol)}, not h2`);
+  await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise<void>((resolve, reject) => {
+        const stream = session.request({ ':path': `${prefix}/api/v1/namespaces/default/pods?watch=1`, authorization: `Bearer ${token}` });
+        stream.once('response', (h) => {
+          if (h[':status'] !== 200) reject(new Error(`h2 watch answered ${h[':status']}`));
+        });
+        stream.once('data', () => resolve());
+        stream.once('error', reject);
+        stream.resume();
+      }),
+    ),
+  );
+  return session;
+}
+
+/** WATCHES idle watches over HTTP/1.1 to the TLS listener, each on its own TLS connection. */
+function openTlsWatches(origin: string, ca: string, prefix: string, token: string, n: number): Promise<http.ClientRequest[]> {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, ca, servername: 'localhost' });
+  return openWatchesWith(https.get, agent, `${origin}${prefix}/api/v1/namespaces/default/pods?watch=1`, token, n);
+}
+
+/** The load of `load()` over HTTP/2: CONNECTIONS streams in flight, spread over H2_SESSIONS sessions. */
+async function loadH2(name: string, origin: string, ca: string, p: string, token: string): Promise<Row> {
+  const run = async (seconds: number): Promise<{ done: number; errors: number; latencies: number[] }> => {
+    const sessions = Array.from({ length: H2_SESSIONS }, () => {
+      const s = http2.connect(origin, { ca, servername: 'localhost' });
+      s.on('error', () => undefined);
+      return s;
+    });
+    const end = Date.now() + seconds * 1000;
+    let done = 0;
+    let errors = 0;
+    const latencies: number[] = [];
+    const worker = async (i: number): Promise<void> => {
+      const session = sessions[i % sessions.length]!;
+      while (Date.now() < end) {
+        const t0 = process.hrtime.bigint();
+        const status = await new Promise<number>((resolve) => {
+          const st = session.request({ ':path': p, authorization: `Bearer ${token}` });
+          let code = 0;
+          st.once('response', (h) => (code = Number(h[':status'])));
+          st.on('data', () => undefined);
+          st.once('end', () => resolve(code));
+          st.once('error', () => resolve(0));
+          st.end();
+        });
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (status === 200) done += 1;
+        else errors += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => worker(i)));
+    for (const s of sessions) s.close();
+    return { done, errors, latencies };
+  };
+  await run(2);
+  const r = await run(DURATION);
+  r.latencies.sort((a, b) => a - b);
+  const q = (f: number): number => Math.round(r.latencies[Math.min(r.latencies.length - 1, Math.floor(f * r.latencies.length))] ?? 0);
+  return { name, rps: r.done / DURATION, p50: q(0.5), p99: q(0.99), note: r.errors ? `${r.errors} errors/non-2xx` : undefined };
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -131,19 +226,34 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   } else rows.push({ name: 'nginx', note: 'not installed (apt-get install -y nginx-light)' });
 
   // The gateway, SQLite store, in its own process; the cluster is registered the way an agent would.
-  fs.writeFileSync(path.join(work, 'gw.yaml'), `data_dir: ${work}/data\naddress: 127.0.0.1\nport: 0\nlog_level: warn\nproxy:\n  max_inflight: ${WATCHES * 2 + 100}\n`);
-  const gw = await start(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, 'gw.yaml')], /(http:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? "info" });
-  const base = gw.match[1]!;
-  const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
-  const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
-    const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    return res.json();
+  // TLS listener (HTTP/2 and HTTP/1.1 over ALPN) on the main port, plain HTTP/1.1 on loopback.
+  const certs = generateCerts();
+  fs.writeFileSync(path.join(work, 'gw-cert.pem'), certs.certPem);
+  fs.writeFileSync(path.join(work, 'gw-key.pem'), certs.keyPem);
+  let gateways = 0;
+  const startGateway = async (): Promise<{ base: string; tlsBase: string; admin: string; prefix: string; pid: number; stop: () => void }> => {
+    const n = (gateways += 1);
+    const plainPort = await freePort();
+    fs.writeFileSync(
+      path.join(work, `gw${n}.yaml`),
+      `data_dir: ${work}/data${n}\naddress: 127.0.0.1\nport: 0\nserver_cert_file: ${work}/gw-cert.pem\nserver_key_file: ${work}/gw-key.pem\ninsecure_port: ${plainPort}\nlog_level: warn\nproxy:\n  max_inflight: ${WATCHES * 2 + 100}\n`,
+    );
+    const gw = await start(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? "info" });
+    const base = `http://127.0.0.1:${plainPort}`;
+    const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
+    const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
+      const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      return res.json();
+    };
+    const cluster = (await api('POST', '/rest/clusters/bcs', { id: 'BENCH-K8S-1', project_id: 'bench', cluster_type: 'k8s' })) as { identifier: string };
+    const [rtoken] = (await api('POST', '/rest/clusters/BENCH-K8S-1/register_tokens')) as { token: string }[];
+    await api('PUT', '/rest/clusters/BENCH-K8S-1/credentials', { register_token: rtoken!.token, server_addresses: fake.url, cacert_data: fake.caPem, user_token: fake.token }, false);
+    return { base, tlsBase: gw.match[1]!, admin, prefix: `/tunnels/clusters/${cluster.identifier}`, pid: gw.child.pid!, stop: () => gw.child.kill() };
   };
-  const cluster = (await api('POST', '/rest/clusters/bcs', { id: 'BENCH-K8S-1', project_id: 'bench', cluster_type: 'k8s' })) as { identifier: string };
-  const [rtoken] = (await api('POST', '/rest/clusters/BENCH-K8S-1/register_tokens')) as { token: string }[];
-  await api('PUT', '/rest/clusters/BENCH-K8S-1/credentials', { register_token: rtoken!.token, server_addresses: fake.url, cacert_data: fake.caPem, user_token: fake.token }, false);
-  const tunnel = `${base}/tunnels/clusters/${cluster.identifier}`;
-  const gwPid = gw.child.pid!;
+  const gwA = await startGateway();
+  const { admin } = gwA;
+  const tunnel = `${gwA.base}${gwA.prefix}`;
+  const gwPid = gwA.pid;
   /** RSS growth per watch over WATCHES idle watches, each on its own HTTP/1.1 client connection. */
   const watchCost = async (): Promise<{ before: number; after: number } | undefined> => {
     if (!ONLY.has('watches')) return undefined;
@@ -161,9 +271,48 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   const fresh = await watchCost();
   rows.push(ONLY.has('gateway') ? await load('bcs-api tunnel (super user)', `${tunnel}${PATH}`, { authorization: `Bearer ${admin}` }) : { name: 'bcs-api tunnel (super user)' });
   const afterLoad = await watchCost();
+  if (ONLY.has('tls')) {
+    rows.push(await load('bcs-api tunnel, TLS listener, HTTP/1.1 (super user)', `${gwA.tlsBase}${gwA.prefix}${PATH}`, { authorization: `Bearer ${admin}` }));
+    try {
+      rows.push(await loadH2(`bcs-api tunnel, TLS listener, h2 (${CONNECTIONS} streams over ${H2_SESSIONS} session${H2_SESSIONS > 1 ? 's' : ''})`, gwA.tlsBase, certs.caPem, `${gwA.prefix}${PATH}`, admin));
+    } catch (err) {
+      rows.push({ name: 'bcs-api tunnel, TLS listener, h2', note: `failed: ${(err as Error).message}` });
+    }
+  }
+  gwA.stop();
+  /** The same growth on a gateway of its own that has served nothing, over the TLS listener. */
+  const tlsWatchCost = async (how: 'h2' | 'http1'): Promise<{ before: number; after: number } | string> => {
+    const gw = await startGateway();
+    try {
+      await sleep(1000);
+      const before = rssKiB(gw.pid);
+      let close: () => void;
+      if (how === 'h2') {
+        const session = await openH2Watches(gw.tlsBase, certs.caPem, gw.prefix, gw.admin, WATCHES);
+        close = () => session.destroy();
+      } else {
+        const reqs = await openTlsWatches(gw.tlsBase, certs.caPem, gw.prefix, gw.admin, WATCHES);
+        close = () => reqs.forEach((r) => r.destroy());
+      }
+      await sleep(3000);
+      const after = rssKiB(gw.pid);
+      close();
+      return { before, after };
+    } catch (err) {
+      return `failed: ${(err as Error).message}`;
+    } finally {
+      gw.stop();
+    }
+  };
+  const h2Watches = ONLY.has('h2watches') ? await tlsWatchCost('h2') : undefined;
+  const tlsH1Watches = ONLY.has('h2watches') ? await tlsWatchCost('http1') : undefined;
   const watchLine = (label: string, m: { before: number; after: number } | undefined): string =>
     m ? `${WATCHES} idle proxied watches (${label}; each on its own HTTP/1.1 client connection, multiplexed upstream over HTTP/2): gateway RSS ${m.before} KiB → ${m.after} KiB, ${((m.after - m.before) / WATCHES).toFixed(1)} KiB per watch (target ≤ 16 KiB)` : `idle watches (${label}): not measured (BENCH_ONLY)`;
 
+  const tlsWatchLine = (label: string, m: { before: number; after: number } | string | undefined): string =>
+    typeof m === 'object'
+      ? `${WATCHES} idle proxied watches (${label}; multiplexed upstream over HTTP/2): gateway RSS ${m.before} KiB → ${m.after} KiB, ${((m.after - m.before) / WATCHES).toFixed(1)} KiB per watch (target ≤ 16 KiB)`
+      : `idle watches (${label}): ${m ?? 'not measured (BENCH_ONLY)'}`;
   const d = direct.rps ?? 1;
   const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '-' : n.toFixed(digits));
   const lines = [
@@ -173,9 +322,11 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} |`),
     '',
-    `gateway / kubectl proxy requests/s: ${rows.at(-1)?.rps && rows[1]?.rps ? `${fmt(rows.at(-1)!.rps! / rows[1]!.rps!, 2)}x` : '-'}`,
+    `gateway / kubectl proxy requests/s: ${rows[3]?.rps && rows[1]?.rps ? `${fmt(rows[3].rps / rows[1].rps, 2)}x` : '-'}`,
     watchLine('fresh gateway', fresh),
     watchLine('after the load run', afterLoad),
+    tlsWatchLine('fresh gateway; all over ONE HTTP/2 client connection to the TLS listener', h2Watches),
+    tlsWatchLine('fresh gateway; each on its own HTTP/1.1 TLS client connection to the TLS listener', tlsH1Watches),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -17,6 +17,7 @@ import { ApiToken, User } from '../../src/store/entities';
 import { tempDir, testConfig } from '../helpers/app';
 import { createTestDatabase } from '../helpers/db';
 import { startFakeKube, type FakeKube, type RecordedRequest } from '../helpers/fake-kube';
+import { identitySeen } from '../helpers/identity-headers';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
 
 // ---- raw HTTP over a plain TCP socket: exact header case, order and duplicates, pipelining ------------
@@ -167,16 +168,6 @@ async function send(env: GatewayEnv, method: string, path: string, lines: Lines,
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every identity- or source-bearing header the fake received, lower-case name → values. */
-const IDENTITY = /^(impersonate[-_]|authorization$|x[-_]remote[-_]|x[-_]forwarded[-_]|forwarded$|x[-_]real[-_]ip$|cookie$|audit[-_]id$|proxy[-_])/i;
-function identitySeen(rec: RecordedRequest): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (let i = 0; i < rec.rawHeaders.length; i += 2) {
-    const name = rec.rawHeaders[i]!.toLowerCase();
-    if (IDENTITY.test(name)) (out[name] ??= []).push(rec.rawHeaders[i + 1]!);
-  }
-  return out;
-}
 
 function onlyRequest(fake: FakeKube, marker: string): RecordedRequest {
   const recs = fake.requests.filter((r) => r.url.includes(marker));
