@@ -33,13 +33,11 @@ export interface PipelineDeps {
 }
 
 /**
- * Every header's values one per line. HTTP/1.1 requests have `headersDistinct`; the HTTP/2 compat request
- * does not, and its `headers` joins duplicates, so the lines are read from `rawHeaders` (names lower-case
- * there by RFC 9113, lowered again anyway), pseudo-headers left out.
+ * Every header's values one per line, read from `rawHeaders` (pseudo-headers of HTTP/2 left out). Not
+ * `headersDistinct`: HTTP/2 requests lack it, and on HTTP/1.1 it is cached on the request, so a watch
+ * would keep an array per header for as long as it stays open; this map is garbage once admitted.
  */
 function distinctHeaders(req: IncomingMessage): Record<string, string[] | undefined> {
-  const own = (req as Partial<Pick<IncomingMessage, 'headersDistinct'>>).headersDistinct;
-  if (own) return own;
   const out: Record<string, string[] | undefined> = Object.create(null) as Record<string, string[] | undefined>;
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
