@@ -43,7 +43,7 @@ export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () =>
     mounts.push(...proxy.mounts);
   }
   if (role !== 'proxy') {
-    const rbac = await startRbacSync(rt);
+    const rbac = await startRbacSync(rt, registry);
     stops.push(rbac.stop);
     const gql = await createGraphqlMounts(rt, rbac.access);
     stops.push(gql.stop);

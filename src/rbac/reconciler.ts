@@ -9,6 +9,7 @@ import { NotFoundError } from '../errors';
 import type { Runtime } from '../runtime';
 import { Cluster, ClusterCredential, type GrantSource } from '../store/entities';
 import { errMessage, RbacClient } from './apply';
+import type { RbacMetrics } from './metrics';
 import { planRbac, type RbacPlan } from './plan';
 
 export interface ReconcilerOptions {
@@ -26,6 +27,7 @@ export interface ReconcilerOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** How often other processes' grant changes are looked for in the change feed. */
   feedPollMs?: number;
+  metrics?: RbacMetrics;
 }
 
 interface ClusterState {
@@ -59,7 +61,7 @@ export class RbacReconciler {
   private timer: NodeJS.Timeout | undefined;
   private feed: ChangeFeedFollower | undefined;
   private stopped = false;
-  private readonly opts: Required<ReconcilerOptions>;
+  private readonly opts: Required<Omit<ReconcilerOptions, 'metrics'>> & Pick<ReconcilerOptions, 'metrics'>;
 
   constructor(
     private readonly rt: Runtime,
@@ -212,6 +214,7 @@ export class RbacReconciler {
     const cred = await findCredential(ctx, clusterId);
     if (!cred) {
       await recordSyncOutcome(ctx.em, clusterId, this.owner, { trigger, at, result: 'skipped', error: 'no credentials reported for this cluster yet' });
+      this.opts.metrics?.observe('skipped', 0);
       return;
     }
     const previous = await readSyncStatus(ctx.em, clusterId);
@@ -233,12 +236,18 @@ export class RbacReconciler {
         changes,
         nextRetryAt,
       });
+      this.opts.metrics?.observe(ok ? 'ok' : 'partial', (Date.now() - at.getTime()) / 1000, {
+        created: changes.rolesCreated.length + changes.created.length,
+        updated: changes.rolesUpdated.length,
+        removed: changes.removed.length,
+      });
       const n = changes.rolesCreated.length + changes.rolesUpdated.length + changes.created.length + changes.removed.length;
       if (n || !ok) log[ok ? 'info' : 'warn']({ changes, failed: result.failed.length }, 'RBAC sync applied');
     } catch (err) {
       const message = errMessage(err);
       const nextRetryAt = this.retryLater(clusterId, previous.consecutiveFailures + 1);
       await recordSyncOutcome(ctx.em, clusterId, this.owner, { trigger, at, result: 'failed', error: message, nextRetryAt });
+      this.opts.metrics?.observe('failed', (Date.now() - at.getTime()) / 1000);
       log.warn({ error: message, nextRetryAt }, 'RBAC sync failed; retrying with backoff');
     }
   }

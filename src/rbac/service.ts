@@ -1,10 +1,12 @@
 import fs from 'node:fs';
+import type { Registry } from 'prom-client';
 import { activeGrantSources, applySubscriptionEvent, replaceConfigGrants } from '../domain/rbac-grants';
 import { readSyncStatus } from '../domain/rbac-sync-status';
 import { UnavailableError } from '../errors';
 import type { RbacAccess } from '../graphql/context';
 import type { Runtime } from '../runtime';
 import { ClusterCredential } from '../store/entities';
+import { RbacMetrics } from './metrics';
 import { RbacReconciler } from './reconciler';
 import { RbacSubscription, subscriptionUrl, type AuthRbacData } from './subscription';
 
@@ -19,7 +21,7 @@ export interface RbacSync {
  * RBAC's sources and sync for one API process: the config file's grants (`turn_on_conf`), the
  * permission subscription (`turn_on_auth`), and the reconciler that pushes grants to clusters.
  */
-export async function startRbacSync(rt: Runtime): Promise<RbacSync> {
+export async function startRbacSync(rt: Runtime, registry: Registry): Promise<RbacSync> {
   const { rbac } = rt.config;
   const sources = activeGrantSources(rbac);
   const log = rt.logger.child({ component: 'rbac' });
@@ -30,7 +32,7 @@ export async function startRbacSync(rt: Runtime): Promise<RbacSync> {
     if (outcome.added || outcome.removed) log.info({ added: outcome.added, removed: outcome.removed }, 'config-file grants (rbac_data) updated');
   }
 
-  const reconciler = rbac.syncEnabled ? new RbacReconciler(rt, { intervalMs: rbac.reconcileIntervalSeconds * 1000, sources }) : undefined;
+  const reconciler = rbac.syncEnabled ? new RbacReconciler(rt, { intervalMs: rbac.reconcileIntervalSeconds * 1000, sources, metrics: new RbacMetrics(registry) }) : undefined;
   await reconciler?.start();
 
   let subscription: RbacSubscription | undefined;

@@ -63,6 +63,10 @@ describe('RBAC grants end to end: GraphQL → sync → kubectl through the gatew
     assert.equal(binding?.metadata.namespace, 'ns1');
     assert.equal(binding?.metadata.labels?.['rolebinding.user.bke.bcs'], 'plain.alice');
 
+    const metrics = await (await fetch(`${new URL(env.tunnelUrl('/')).origin}/metrics`)).text();
+    assert.match(metrics, /^bcs_api_rbac_syncs_total\{result="ok"\} [1-9]/m);
+    assert.match(metrics, /^bcs_api_rbac_objects_changed_total\{action="created"\} [2-9]/m, 'the ClusterRole and the RoleBinding');
+
     const ns1 = await kubectl(['get', 'pods', '-n', 'ns1', '-o', 'name'], { kubeconfig: aliceKc });
     assert.equal(ns1.code, 0, ns1.stderr);
     assert.match(ns1.stdout, /pod\/web-1/);
