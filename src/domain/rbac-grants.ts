@@ -50,7 +50,7 @@ export function validateGrant(input: GrantInput, catalog: TemplateCatalog, prefi
   if (subjectKind !== 'User' && subjectKind !== 'Group') throw new ValidationError(`${prefix}subjectKind`, `field '${prefix}subjectKind' must be User or Group`);
   const subjectName = requireName(`${prefix}subjectName`, input.subjectName, 128);
   // Kubernetes reserves system: names; a grant to one could reach system:masters-like identities.
-  if (isReservedKubernetesName(subjectName) || isReservedKubernetesName(subjectKind === 'User' ? kubernetesUserName(subjectName) : subjectName)) {
+  if (isReservedKubernetesName(subjectName)) {
     throw new ValidationError(`${prefix}subjectName`, `'${subjectName}' is reserved by Kubernetes (system:) and cannot be granted anything`);
   }
   const scope = input.scope;

@@ -6,6 +6,7 @@ import { grantsForCluster, toPlannerGrant } from '../domain/rbac-grants';
 import { claimSyncLease, readSyncStatus, recordSyncOutcome, type RbacChanges, type RbacSyncStatusView } from '../domain/rbac-sync-status';
 import { loadCatalog } from '../domain/rbac-templates';
 import { NotFoundError } from '../errors';
+import type { DomainContext } from '../domain/context';
 import type { Runtime } from '../runtime';
 import { Cluster, ClusterCredential, type GrantSource } from '../store/entities';
 import { errMessage, RbacClient } from './apply';
@@ -144,9 +145,15 @@ export class RbacReconciler {
     if (!(await ctx.em.findOne(Cluster, { id: clusterId }, { fields: ['id'] }))) throw new NotFoundError('cluster', clusterId);
     const cred = await findCredential(ctx, clusterId);
     if (!cred) throw new NotFoundError('credentials', clusterId, `cluster ${clusterId} has no credentials: RBAC cannot be applied to it`);
+    const { client, plan } = await this.planFor(ctx, cred, clusterId);
+    return { clusterId, server: client.server, plan };
+  }
+
+  /** Reads the cluster's grants and our objects in it, and plans; shared by sync and dry run. */
+  private async planFor(ctx: DomainContext, cred: ClusterCredential, clusterId: string): Promise<{ client: RbacClient; plan: RbacPlan }> {
     const [grants, catalog] = await Promise.all([grantsForCluster(ctx.em, clusterId, this.opts.sources), loadCatalog(ctx.em)]);
     const { client, existing } = await RbacClient.connect({ ...openCredential(ctx, cred), clusterId }, { timeoutMs: this.opts.requestTimeoutMs });
-    return { clusterId, server: client.server, plan: planRbac(grants.map(toPlannerGrant), existing, catalog) };
+    return { client, plan: planRbac(grants.map(toPlannerGrant), existing, catalog) };
   }
 
   private stateOf(clusterId: string): ClusterState {
@@ -219,9 +226,7 @@ export class RbacReconciler {
     }
     const previous = await readSyncStatus(ctx.em, clusterId);
     try {
-      const [grants, catalog] = await Promise.all([grantsForCluster(ctx.em, clusterId, this.opts.sources), loadCatalog(ctx.em)]);
-      const { client, existing } = await RbacClient.connect({ ...openCredential(ctx, cred), clusterId }, { timeoutMs: this.opts.requestTimeoutMs });
-      const plan = planRbac(grants.map(toPlannerGrant), existing, catalog);
+      const { client, plan } = await this.planFor(ctx, cred, clusterId);
       const result = await client.apply(plan);
       const changes: RbacChanges = { rolesCreated: result.rolesCreated, rolesUpdated: result.rolesUpdated, created: result.created, removed: result.removed };
       const ok = result.failed.length === 0;

@@ -3,15 +3,13 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../src/config/config';
-import { createCluster } from '../../src/domain/clusters';
-import { reportCredentials } from '../../src/domain/credentials';
-import { createRegisterToken } from '../../src/domain/register-tokens';
 import { issueToken } from '../../src/domain/tokens';
 import { createUser } from '../../src/domain/users';
 import { startTestApp, type TestApp } from './app';
 import type { Dialect } from './db';
 import { startFakeKube, type FakeKube } from './fake-kube';
 import { generateCerts } from './fake-kube/certs';
+import { credsOf, registerCluster } from './clusters';
 
 export interface GatewayEnv {
   gw: TestApp;
@@ -47,14 +45,7 @@ export async function startGatewayEnv(dialect: Dialect = 'sqlite', overrides: Pa
   const httpsUrl = gw.app.listening.urls.find((u) => u.startsWith('https:'))!;
   const httpUrl = gw.app.listening.urls.find((u) => u.startsWith('http:'))!;
   const ctx = () => gw.app.runtime.context();
-  const cluster = await createCluster(ctx(), undefined, { id: 'BCS-K8S-40001', clusterType: 'k8s', projectId: 'proj' });
-  const { secret: registerToken } = await createRegisterToken(ctx(), undefined, cluster.id);
-  await reportCredentials(ctx(), cluster.id, {
-    registerToken,
-    serverAddresses: addresses ? addresses(fake) : fake.url,
-    caCertData: fake.caPem,
-    userToken: fake.token,
-  });
+  const { cluster, registerToken } = await registerCluster(ctx, 'BCS-K8S-40001', credsOf(fake, addresses ? addresses(fake) : fake.url));
   const aliceUser = await createUser(ctx(), undefined, { name: 'plain:alice', groups: ['dev'] });
   const aliceToken = (await issueToken(ctx(), undefined, aliceUser, {})).secret;
 

@@ -4,13 +4,12 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config/config';
 import { sha256Hex } from '../../src/crypto/tokens';
-import { createCluster, deleteCluster } from '../../src/domain/clusters';
-import { reportCredentials } from '../../src/domain/credentials';
-import { createRegisterToken } from '../../src/domain/register-tokens';
+import { deleteCluster } from '../../src/domain/clusters';
 import { ApiToken } from '../../src/store/entities';
 import { startFakeKube, status } from '../helpers/fake-kube';
 import { generateCerts } from '../helpers/fake-kube/certs';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
+import { registerCluster, type ClusterCreds } from '../helpers/clusters';
 
 interface Reply {
   status: number;
@@ -90,12 +89,8 @@ function proxyConfig(p: Partial<Config['proxy']>): Partial<Config> {
   return { proxy: { upstreamServerName: 'kubernetes', connectTimeoutSeconds: 5, responseTimeoutSeconds: 60, maxInflight: 4096, healthIntervalSeconds: 5, ...p } };
 }
 
-async function addCluster(env: GatewayEnv, id: string, creds?: { serverAddresses: string; caCertData: string; userToken: string }): Promise<void> {
-  const rt = env.gw.app.runtime;
-  await createCluster(rt.context(), undefined, { id, clusterType: 'k8s', projectId: 'proj' });
-  if (!creds) return;
-  const { secret } = await createRegisterToken(rt.context(), undefined, id);
-  await reportCredentials(rt.context(), id, { registerToken: secret, ...creds });
+async function addCluster(env: GatewayEnv, id: string, creds?: ClusterCreds): Promise<void> {
+  await registerCluster(() => env.gw.app.runtime.context(), id, creds);
 }
 
 async function metrics(env: GatewayEnv): Promise<string> {

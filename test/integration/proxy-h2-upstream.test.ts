@@ -3,13 +3,11 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createCluster } from '../../src/domain/clusters';
-import { reportCredentials } from '../../src/domain/credentials';
-import { createRegisterToken } from '../../src/domain/register-tokens';
 import { rawCall, type Reply } from '../helpers/raw-http';
 import { waitFor } from '../helpers/wait';
 import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
+import { credsOf, registerCluster } from '../helpers/clusters';
 
 const call = (url: string, token: string, opts: { method?: string; body?: string; headers?: Record<string, string | string[]> } = {}): Promise<Reply> =>
   rawCall(url, { ...opts, headers: { authorization: `Bearer ${token}`, ...opts.headers } });
@@ -36,10 +34,7 @@ const waitUntil = (cond: () => boolean, timeoutMs: number, what: string): Promis
 const plainBase = (env: GatewayEnv) => new URL(env.tunnelUrl('/')).origin;
 
 async function addCluster(env: GatewayEnv, id: string, fake: FakeKube): Promise<string> {
-  const rt = env.gw.app.runtime;
-  await createCluster(rt.context(), undefined, { id, clusterType: 'k8s', projectId: 'proj' });
-  const { secret } = await createRegisterToken(rt.context(), undefined, id);
-  await reportCredentials(rt.context(), id, { registerToken: secret, serverAddresses: fake.url, caCertData: fake.caPem, userToken: fake.token });
+  await registerCluster(() => env.gw.app.runtime.context(), id, credsOf(fake));
   return `${plainBase(env)}/tunnels/clusters/${id}`;
 }
 

@@ -6,9 +6,6 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type App } from '../../src/app';
 import { sha256Hex } from '../../src/crypto/tokens';
-import { createCluster } from '../../src/domain/clusters';
-import { reportCredentials } from '../../src/domain/credentials';
-import { createRegisterToken } from '../../src/domain/register-tokens';
 import { issueToken, revokeToken } from '../../src/domain/tokens';
 import { createUser } from '../../src/domain/users';
 import { createLogger } from '../../src/log';
@@ -19,6 +16,7 @@ import { createTestDatabase } from '../helpers/db';
 import { startFakeKube, type FakeKube, type RecordedRequest } from '../helpers/fake-kube';
 import { identitySeen } from '../helpers/identity-headers';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
+import { credsOf, registerCluster } from '../helpers/clusters';
 
 // ---- raw HTTP over a plain TCP socket: exact header case, order and duplicates, pipelining ------------
 
@@ -216,10 +214,7 @@ describe('tunnel proxy security (SQLite)', () => {
     aliceTokenId = await tokenId(env, env.alice.token);
     // A second cluster whose own fake records any request that escapes to it.
     fake2 = await startFakeKube();
-    const ctx = env.gw.app.runtime.context();
-    const c2 = await createCluster(ctx, undefined, { id: 'BCS-K8S-40002', clusterType: 'k8s', projectId: 'proj' });
-    const { secret } = await createRegisterToken(env.gw.app.runtime.context(), undefined, c2.id);
-    await reportCredentials(env.gw.app.runtime.context(), c2.id, { registerToken: secret, serverAddresses: fake2.url, caCertData: fake2.caPem, userToken: fake2.token });
+    await registerCluster(() => env.gw.app.runtime.context(), 'BCS-K8S-40002', credsOf(fake2));
   });
   after(async () => {
     await env?.stop();
@@ -529,9 +524,7 @@ describe('tunnel proxy logs and audit lines', () => {
     app = await startApp(config, createLogger('info', sink));
     port = Number(new URL(app.listening.urls[0]!).port);
     const ctx = () => app.runtime.context();
-    const cluster = await createCluster(ctx(), undefined, { id: 'BCS-K8S-40001', clusterType: 'k8s', projectId: 'proj' });
-    const { secret: registerToken } = await createRegisterToken(ctx(), undefined, cluster.id);
-    await reportCredentials(ctx(), cluster.id, { registerToken, serverAddresses: fake.url, caCertData: fake.caPem, userToken: fake.token });
+    const { registerToken } = await registerCluster(ctx, 'BCS-K8S-40001', credsOf(fake));
     const alice = await createUser(ctx(), undefined, { name: 'plain:alice', groups: ['dev'] });
     aliceId = alice.id;
     secrets.alice = (await issueToken(ctx(), undefined, alice, {})).secret;

@@ -2,17 +2,15 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { authenticate } from '../../src/domain/auth';
-import { createCluster } from '../../src/domain/clusters';
-import { reportCredentials } from '../../src/domain/credentials';
 import { createGrant } from '../../src/domain/rbac-grants';
 import { readSyncStatus } from '../../src/domain/rbac-sync-status';
-import { createRegisterToken } from '../../src/domain/register-tokens';
 import { issueToken } from '../../src/domain/tokens';
 import { createUser } from '../../src/domain/users';
 import { RbacReconciler } from '../../src/rbac/reconciler';
 import { startTestRuntime, type TestRuntime } from '../helpers/app';
 import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
 import { bindingsFor, waitUntil } from '../helpers/rbac';
+import { credsOf, registerCluster } from '../helpers/clusters';
 
 /** Accepts TCP connections and never answers: a cluster whose apiserver hangs. */
 async function blackhole(): Promise<{ url: string; close(): void }> {
@@ -46,9 +44,7 @@ describe('RBAC reconciler: one hanging cluster does not hold up the others', () 
     const admin = await authenticate(ctx().em, (await issueToken(ctx(), undefined, root, {})).secret, new Date());
     await createUser(ctx(), undefined, { name: 'plain:alice' });
     for (const [id, address] of [['BCS-K8S-HANG', hole.url], ['BCS-K8S-OK', fake.url]] as const) {
-      await createCluster(ctx(), undefined, { id, clusterType: 'k8s' });
-      const { secret } = await createRegisterToken(ctx(), undefined, id);
-      await reportCredentials(ctx(), id, { registerToken: secret, serverAddresses: address, caCertData: fake.caPem, userToken: fake.token });
+      await registerCluster(ctx, id, credsOf(fake, address));
     }
     // A long per-request timeout: the hanging cluster keeps its sync busy for the whole test.
     reconciler = new RbacReconciler(t.rt, { intervalMs: 3_600_000, sources: ['graphql'], concurrency: 2, requestTimeoutMs: 60_000, debounceMs: 10 });
@@ -83,9 +79,7 @@ describe('RBAC reconciler: a failing cluster is retried with backoff until it re
     t = await startTestRuntime('sqlite');
     fake = await startFakeKube();
     const ctx = () => t.rt.context();
-    await createCluster(ctx(), undefined, { id: 'BCS-K8S-FLAKY', clusterType: 'k8s' });
-    const { secret } = await createRegisterToken(ctx(), undefined, 'BCS-K8S-FLAKY');
-    await reportCredentials(ctx(), 'BCS-K8S-FLAKY', { registerToken: secret, serverAddresses: fake.url, caCertData: fake.caPem, userToken: fake.token });
+    await registerCluster(ctx, 'BCS-K8S-FLAKY', credsOf(fake));
     await createUser(ctx(), undefined, { name: 'plain:alice' });
   });
   after(async () => {

@@ -53,7 +53,7 @@ export class RbacResolver {
   }
 
   @Authorized(Role.SuperUser)
-  @Query(() => [RbacSyncStatusObject], { description: 'Every cluster with credentials, by id (two queries whatever the count).' })
+  @Query(() => [RbacSyncStatusObject], { description: 'Every cluster, by id; never-synced ones have a null result (two queries whatever the count).' })
   async rbacSyncStatuses(@Ctx() { domain }: GraphqlContext): Promise<RbacSyncStatusObject[]> {
     const clusters = await domain.em.find(Cluster, {}, { fields: ['id'], orderBy: { id: 'asc' } });
     const statuses = await readSyncStatuses(domain.em, clusters.map((c) => c.id));
