@@ -33,10 +33,11 @@ export class ClusterCache {
     private readonly opts = { maxAgeMs: 10 * 60_000, negativeMs: 5_000 },
   ) {}
 
-  async resolve(key: string): Promise<ResolvedCluster | undefined> {
-    let entry = this.entries.get(key);
+  /** Synchronous when cached (steady state); a miss or an aged entry loads from the store. */
+  resolve(key: string): ResolvedCluster | undefined | Promise<ResolvedCluster | undefined> {
+    const entry = this.entries.get(key);
     const maxAge = entry?.cluster ? this.opts.maxAgeMs : this.opts.negativeMs;
-    if (!entry || Date.now() - entry.loadedAt > maxAge) entry = await this.load(key);
+    if (!entry || Date.now() - entry.loadedAt > maxAge) return this.load(key).then((e) => e.cluster);
     return entry.cluster;
   }
 

@@ -4,8 +4,8 @@ import type { ClusterCache, ResolvedCluster } from './cluster-cache';
 import { dropHopByHop } from './passes/hop-by-hop';
 import { identityHeaders, type IdentityPolicy, type ProxyPrincipal } from './passes/identity';
 import { hasClientIdentityHeaders, scrubClientIdentity } from './passes/scrub';
-import type { PrincipalCache } from '../shared/principal-cache';
-import { parseTunnelTarget } from './route';
+import type { AuthOutcome, PrincipalCache } from '../shared/principal-cache';
+import { parseTunnelTarget, type TunnelRoute } from './route';
 import { failures, type StatusFailure } from './status';
 
 /** What the passes decided about one request; the transport (plain or upgrade) does the rest. */
@@ -48,32 +48,51 @@ function distinctHeaders(req: IncomingMessage): Record<string, string[] | undefi
   return out;
 }
 
+/** What the passes carry from one step to the next. */
+interface Admission {
+  req: IncomingMessage;
+  route: TunnelRoute;
+  upgrade: string | undefined;
+  remoteAddress: string;
+  requestId: string;
+  deps: PipelineDeps;
+}
+
 /**
  * Runs the passes in their fixed order: drop hop-by-hop → authenticate → resolve the cluster → scrub
  * client identity headers → set identity → set the upstream credential. The order matters: hop-by-hop
  * removal comes before anything is added, so nothing the gateway sets can be stripped later.
+ * Synchronous when the token and the cluster are cached (steady state); a promise when either loads.
  */
-export async function admit(req: IncomingMessage, remoteAddress: string, requestId: string, deps: PipelineDeps): Promise<Admitted | Rejected> {
+export function admit(req: IncomingMessage, remoteAddress: string, requestId: string, deps: PipelineDeps): Admitted | Rejected | Promise<Admitted | Rejected> {
   const route = parseTunnelTarget(req.url ?? '');
   if ('error' in route) return { failure: failures.badRequest(route.error) };
 
   // The credential presented to this hop authenticates even if the client also named Authorization in
   // Connection (it is for us, and never forwarded: scrubbing removes it), so read it before pass 1.
   const token = bearerFrom(req.headers.authorization);
-  const upgrade = dropHopByHop(req.headers);
+  const a: Admission = { req, route, upgrade: dropHopByHop(req.headers), remoteAddress, requestId, deps };
 
-  const auth = await deps.principals.authenticate(token);
-  if (!auth.ok) return { failure: failures.unauthorized(auth.message), clusterKey: route.clusterKey };
+  const auth = deps.principals.authenticate(token);
+  return auth instanceof Promise ? auth.then((outcome) => authenticated(a, outcome)) : authenticated(a, auth);
+}
+
+function authenticated(a: Admission, auth: AuthOutcome): Admitted | Rejected | Promise<Admitted | Rejected> {
+  if (!auth.ok) return { failure: failures.unauthorized(auth.message), clusterKey: a.route.clusterKey };
   const { principal } = auth;
+  const cluster = a.deps.clusters.resolve(a.route.clusterKey);
+  return cluster instanceof Promise ? cluster.then((c) => resolved(a, principal, c)) : resolved(a, principal, cluster);
+}
 
-  const cluster = await deps.clusters.resolve(route.clusterKey);
+function resolved(a: Admission, principal: ProxyPrincipal, cluster: ResolvedCluster | undefined): Admitted | Rejected {
+  const { req, route } = a;
   if (!cluster) return { failure: failures.notFound(route.clusterKey), principal, clusterKey: route.clusterKey };
   if (!cluster.upstream) {
     return { failure: failures.unavailable(`cluster ${cluster.id} has no credentials: its agent has not reported them yet`, 10), principal, clusterKey: cluster.id };
   }
 
   const requested = scrubClientIdentity(req.headers, req.rawHeaders);
-  const identity = identityHeaders(principal, requested, deps.policy);
+  const identity = identityHeaders(principal, requested, a.deps.policy);
   if ('code' in identity) return { failure: identity, principal, clusterKey: cluster.id };
   // Fail closed: nothing the client sent about identity may survive to the upstream request.
   if (hasClientIdentityHeaders(req.headers)) return { failure: failures.internal('identity headers survived scrubbing'), principal, clusterKey: cluster.id };
@@ -88,7 +107,7 @@ export async function admit(req: IncomingMessage, remoteAddress: string, request
   }
   Object.assign(headers, identity.headers);
   headers.authorization = `Bearer ${cluster.upstream.secrets.userToken}`;
-  headers['x-forwarded-for'] = remoteAddress;
-  headers['audit-id'] = requestId;
-  return { principal, cluster: cluster as Admitted['cluster'], upstreamPath: route.upstreamPath, headers, impersonated: identity.impersonated, upgrade };
+  headers['x-forwarded-for'] = a.remoteAddress;
+  headers['audit-id'] = a.requestId;
+  return { principal, cluster: cluster as Admitted['cluster'], upstreamPath: route.upstreamPath, headers, impersonated: identity.impersonated, upgrade: a.upgrade };
 }

@@ -44,13 +44,14 @@ export const failures = {
   internal: (message: string): StatusFailure => ({ code: 500, reason: 'InternalError', message: `Internal error occurred: ${message}` }),
 };
 
-export function writeStatus(res: ServerResponse, f: StatusFailure): void {
+export function writeStatus(res: ServerResponse, f: StatusFailure, requestId?: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = statusBody(f);
   res.writeHead(f.code, {
+    ...(requestId ? { 'x-request-id': requestId } : {}),
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',

@@ -8,7 +8,7 @@ import { ClusterCache } from './cluster-cache';
 import { forward } from './forward';
 import type { ProxyMetrics } from '../shared/metrics';
 import { admit, type Admitted, type PipelineDeps, type Rejected } from './pipeline';
-import type { PrincipalCache } from '../shared/principal-cache';
+import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
 import type { OpenStreams } from '../shared/streams';
 import type { ChangeKind } from '../../src/store/entities';
 import { auditVerb, isLongRunning } from './request-kind';
@@ -17,6 +17,14 @@ import { failures, writeStatus, writeStatusToSocket, type StatusFailure } from '
 import { checkUpgradeRequest, relayUpgrade } from './upgrade';
 
 const TYPE = 'k8s_native';
+
+/** Who and where, for the audit line: what an admission decision leaves once the request is sent. */
+interface AuditedAs {
+  principal?: ProxyPrincipal;
+  cluster?: { id: string };
+  clusterKey?: string;
+  impersonated?: string;
+}
 
 /** `/tunnels/clusters/{cluster}/{path}`: kubectl and client-go to every registered cluster. */
 export class TunnelProxy {
@@ -53,6 +61,7 @@ export class TunnelProxy {
   mount(): Mount {
     return {
       prefix: TUNNEL_PREFIX,
+      setsRequestIdHeader: true,
       handler: (req, res, info) => this.handle(req, res, info),
       upgrade: (req, socket, head, info) => this.handleUpgrade(req, socket, head, info),
     };
@@ -70,15 +79,15 @@ export class TunnelProxy {
     this.metrics.inflightBy(kind).dec();
   }
 
-  private audit(base: Partial<AuditEvent> & Pick<AuditEvent, 'requestId' | 'status' | 'method' | 'sourceIp'>, req: IncomingMessage, admitted?: Admitted | Rejected, started = Date.now()): void {
+  private audit(base: Partial<AuditEvent> & Pick<AuditEvent, 'requestId' | 'status' | 'method' | 'sourceIp'>, req: IncomingMessage, admitted?: AuditedAs, started = Date.now()): void {
     const principal = admitted?.principal;
     const path = (req.url ?? '').split('?')[0]!;
     writeAudit(this.auditLog, {
-      cluster: admitted && 'cluster' in admitted ? admitted.cluster.id : (admitted as Rejected | undefined)?.clusterKey,
+      cluster: admitted?.cluster?.id ?? admitted?.clusterKey,
       userId: principal?.userId,
       user: principal?.userName,
       tokenId: principal?.tokenId,
-      impersonated: admitted && 'impersonated' in admitted ? admitted.impersonated : undefined,
+      impersonated: admitted?.impersonated,
       verb: auditVerb(base.method, req.url ?? '', base.upgrade),
       path,
       bytesIn: 0,
@@ -93,42 +102,78 @@ export class TunnelProxy {
   }
 
   private reject(res: ServerResponse, req: IncomingMessage, info: RequestInfo, started: number, failure: StatusFailure, admitted?: Rejected): void {
-    writeStatus(res, failure);
+    writeStatus(res, failure, info.requestId);
     this.observe(req.method ?? 'GET', failure.code, (Date.now() - started) / 1000, false);
     this.audit({ requestId: info.requestId, status: failure.code, method: req.method ?? 'GET', sourceIp: info.remoteAddress, error: failure.reason }, req, admitted, started);
   }
 
   /** Runs the passes; a store that cannot be read (cold cache, database down) is a 503, not a crash. */
-  private async admitOrUnavailable(req: IncomingMessage, info: RequestInfo): Promise<Admitted | Rejected> {
-    try {
-      return await admit(req, info.remoteAddress, info.requestId, this.deps);
-    } catch (err) {
+  private admitOrUnavailable(req: IncomingMessage, info: RequestInfo): Admitted | Rejected | Promise<Admitted | Rejected> {
+    const unavailable = (err: unknown): Rejected => {
       this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit request');
       return { failure: failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5) };
+    };
+    try {
+      const admitted = admit(req, info.remoteAddress, info.requestId, this.deps);
+      return admitted instanceof Promise ? admitted.catch(unavailable) : admitted;
+    } catch (err) {
+      return unavailable(err);
     }
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
+  /**
+   * Synchronous from request to upstream dispatch when the token and cluster are cached: no promise
+   * is made on the way (each costs an allocation and, with async hooks on, a hook call).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo): void | Promise<void> {
     const started = Date.now();
-    const method = req.method ?? 'GET';
-    const longRunning = isLongRunning(method, (req.url ?? '').slice(TUNNEL_PREFIX.length - 1));
+    const longRunning = isLongRunning(req.method ?? 'GET', (req.url ?? '').slice(TUNNEL_PREFIX.length - 1));
     const kind = longRunning ? 'watch' : 'normal';
     if (!this.enter(kind)) return this.reject(res, req, info, started, failures.tooMany('too many requests in flight through the gateway; retry shortly'));
+    let admitted: Admitted | Rejected | Promise<Admitted | Rejected>;
     try {
-      const admitted = await this.admitOrUnavailable(req, info);
-      if ('failure' in admitted) return this.reject(res, req, info, started, admitted.failure, admitted);
-      const untrack = longRunning ? this.streams.track(admitted.principal, () => res.destroy()) : undefined;
-      const result = await forward(req, res, admitted, {
-        responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000,
-        longRunning,
-      });
-      untrack?.();
-      if (result.failure) writeStatus(res, result.failure);
-      if (result.errorReason) this.metrics.upstreamErrors.inc({ reason: result.errorReason });
-      this.observe(method, result.status, (Date.now() - started) / 1000, longRunning);
-      this.audit({ requestId: info.requestId, status: result.status, method, sourceIp: info.remoteAddress, bytesIn: result.bytesIn, bytesOut: result.bytesOut, error: result.errorReason }, req, admitted, started);
-    } finally {
+      admitted = this.admitOrUnavailable(req, info);
+    } catch (err) {
       this.leave(kind);
+      throw err;
+    }
+    if (admitted instanceof Promise) return admitted.then((a) => this.proceed(req, res, info, started, longRunning, a));
+    this.proceed(req, res, info, started, longRunning, admitted);
+  }
+
+  /** From an admission decision to the end of the exchange; leaves the in-flight count exactly once. */
+  private proceed(req: IncomingMessage, res: ServerResponse, info: RequestInfo, started: number, longRunning: boolean, admitted: Admitted | Rejected): void {
+    const kind = longRunning ? 'watch' : 'normal';
+    const method = req.method ?? 'GET';
+    let left = false;
+    const leave = (): void => {
+      if (left) return;
+      left = true;
+      this.leave(kind);
+    };
+    try {
+      if ('failure' in admitted) {
+        this.reject(res, req, info, started, admitted.failure, admitted);
+        return leave();
+      }
+      const untrack = longRunning ? this.streams.track(admitted.principal, () => res.destroy()) : undefined;
+      // Not `admitted` itself: an open watch would keep its upstream headers alive.
+      const auditedAs: AuditedAs = { principal: admitted.principal, cluster: { id: admitted.cluster.id }, impersonated: admitted.impersonated };
+      const opts = { responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000, longRunning, requestId: info.requestId };
+      forward(req, res, admitted, opts, (result) => {
+        try {
+          untrack?.();
+          if (result.failure) writeStatus(res, result.failure, info.requestId);
+          if (result.errorReason) this.metrics.upstreamErrors.inc({ reason: result.errorReason });
+          this.observe(method, result.status, (Date.now() - started) / 1000, longRunning);
+          this.audit({ requestId: info.requestId, status: result.status, method, sourceIp: info.remoteAddress, bytesIn: result.bytesIn, bytesOut: result.bytesOut, error: result.errorReason }, req, auditedAs, started);
+        } finally {
+          leave();
+        }
+      });
+    } catch (err) {
+      leave();
+      throw err;
     }
   }
 

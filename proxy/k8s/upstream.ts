@@ -1,7 +1,7 @@
-import https from 'node:https';
 import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { ClusterSecrets } from '../../src/domain/credentials';
+import { Pool } from 'undici';
 import { H2Pool } from './h2-pool';
 
 export interface UpstreamOptions {
@@ -30,7 +30,8 @@ interface Address {
  * the background, never on a request's path.
  */
 export class ClusterUpstream {
-  readonly agent: https.Agent;
+  /** Keep-alive HTTP/1.1 connections per address (undici: no cap on connections, so nothing queues). */
+  private readonly h1Pools = new Map<string, Pool>();
   /** Undefined when HTTP/2 is switched off: every request then uses `agent`. */
   readonly h2: H2Pool | undefined;
   private readonly h2ForAll: boolean;
@@ -47,18 +48,6 @@ export class ClusterUpstream {
   ) {
     this.fingerprint = ClusterUpstream.fingerprintOf(secrets);
     this.addresses = secrets.serverAddresses.map((a) => ({ url: new URL(a), healthy: true }));
-    // Agent options take precedence over per-request ones in Node, so every socket of this pool
-    // verifies against the cluster CA under the configured name, whatever address it dials.
-    this.agent = new https.Agent({
-      keepAlive: true,
-      keepAliveMsecs: 30_000,
-      maxSockets: Infinity,
-      maxFreeSockets: 64,
-      ca: secrets.caCertData,
-      servername: opts.serverName,
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(opts.serverName, cert),
-      rejectUnauthorized: true,
-    });
     this.h2ForAll = opts.http2 === 'all';
     this.h2 =
       opts.http2 === 'off'
@@ -69,6 +58,27 @@ export class ClusterUpstream {
   /** The HTTP/2 pool a request should use, or undefined for the HTTP/1.1 pool. */
   h2For(longRunning: boolean): H2Pool | undefined {
     return longRunning || this.h2ForAll ? this.h2 : undefined;
+  }
+
+  /**
+   * The HTTP/1.1 pool of one address. Every connection verifies the cluster CA under the configured
+   * name, whatever address it dials. Idle connections are kept 30 s (less if the server says so).
+   */
+  h1For(url: URL): Pool {
+    let pool = this.h1Pools.get(url.origin);
+    if (!pool) {
+      const { ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols } = this.tlsOptions(url);
+      pool = new Pool(url.origin, {
+        connections: null,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: { ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols, timeout: this.opts.connectTimeoutMs },
+      });
+      this.h1Pools.set(url.origin, pool);
+    }
+    return pool;
   }
 
   static fingerprintOf(s: ClusterSecrets): string {
@@ -150,13 +160,12 @@ export class ClusterUpstream {
   retire(): void {
     if (this.timer) clearInterval(this.timer);
     this.h2?.retire();
-    (this.agent as unknown as { keepAlive: boolean }).keepAlive = false;
-    for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+    for (const pool of this.h1Pools.values()) void pool.close().catch(() => undefined);
   }
 
   destroy(): void {
     if (this.timer) clearInterval(this.timer);
     this.h2?.destroy();
-    this.agent.destroy();
+    for (const pool of this.h1Pools.values()) void pool.destroy().catch(() => undefined);
   }
 }

@@ -60,9 +60,12 @@ export function upstreamErrorReason(err: NodeJS.ErrnoException): string {
       return 'refused';
     case 'ETIMEDOUT':
     case 'ESOCKETTIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
       return 'timeout';
     case 'ECONNRESET':
     case 'EPIPE':
+    case 'UND_ERR_SOCKET':
       return 'reset';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':

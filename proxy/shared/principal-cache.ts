@@ -27,6 +27,12 @@ interface Entry {
   loadedAt: number;
 }
 
+function outcome(entry: Entry): AuthOutcome {
+  if (!entry.principal) return { ok: false, message: entry.refusal ?? 'Unauthorized' };
+  if (entry.expiresAt !== null && entry.expiresAt <= Date.now()) return { ok: false, message: `this token has expired for user: ${entry.principal.userName}` };
+  return { ok: true, principal: entry.principal };
+}
+
 /**
  * Token digest → caller, held in memory so steady-state requests never reach the database. Entries are
  * dropped when the change feed reports the token or its user changed; expiry is checked on every use.
@@ -41,18 +47,19 @@ export class PrincipalCache {
     private readonly opts = { maxAgeMs: 10 * 60_000, negativeMs: 10_000, maxEntries: 100_000 },
   ) {}
 
-  async authenticate(token: string | undefined): Promise<AuthOutcome> {
+  /**
+   * Synchronous when the token is cached, as it is in steady state: the proxy's hot path then creates no
+   * promise at all. A miss (or an entry past its age) loads from the store.
+   */
+  authenticate(token: string | undefined): AuthOutcome | Promise<AuthOutcome> {
     if (!token) return { ok: false, message: 'Unauthorized: no bearer token' };
     // Bound the work done on absurd input before hashing.
     if (token.length > 4096) return { ok: false, message: 'Unauthorized' };
     const digest = sha256Hex(token);
-    const now = Date.now();
-    let entry = this.entries.get(digest);
+    const entry = this.entries.get(digest);
     const maxAge = entry?.principal ? this.opts.maxAgeMs : this.opts.negativeMs;
-    if (!entry || now - entry.loadedAt > maxAge) entry = await this.load(digest);
-    if (!entry.principal) return { ok: false, message: entry.refusal ?? 'Unauthorized' };
-    if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, message: `this token has expired for user: ${entry.principal.userName}` };
-    return { ok: true, principal: entry.principal };
+    if (!entry || Date.now() - entry.loadedAt > maxAge) return this.load(digest).then((e) => outcome(e));
+    return outcome(entry);
   }
 
   private load(digest: string): Promise<Entry> {

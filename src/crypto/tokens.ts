@@ -26,8 +26,9 @@ export function newRegisterToken(): string {
   return randomAlphanumeric(128);
 }
 
+/** One-shot `crypto.hash`: a third of createHash's cost, and the proxy hashes the token of every request. */
 export function sha256Hex(value: string): string {
-  return crypto.createHash('sha256').update(value, 'utf8').digest('hex');
+  return crypto.hash('sha256', value, 'hex');
 }
 
 /** Constant-time comparison of two hex digests of equal length. */

@@ -48,18 +48,24 @@ function matches(path: string, prefix: string): boolean {
 export function requestListener(mounts: Mount[], logger: Logger, secure: boolean): http.RequestListener {
   return (req, res) => {
     const info = requestInfo(req, secure);
-    res.setHeader('x-request-id', info.requestId);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const mount = mounts.find((m) => matches(path, m.prefix));
+    if (!mount?.setsRequestIdHeader) res.setHeader('x-request-id', info.requestId);
     if (!mount) {
       sendJson(res, 404, { code: 'NOT_FOUND', message: `no route for ${path}` });
       return;
     }
-    mount.handler(req, res, info).catch((err: unknown) => {
+    const fail = (err: unknown): void => {
       logger.error({ err, requestId: info.requestId, path }, 'unhandled error in request handler');
+      if (!res.headersSent && mount.setsRequestIdHeader) res.setHeader('x-request-id', info.requestId);
       if (!res.headersSent) sendJson(res, 500, { code: 'INTERNAL_SERVER_ERROR', message: `internal error (request id ${info.requestId})` });
       else res.destroy();
-    });
+    };
+    try {
+      mount.handler(req, res, info)?.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
   };
 }
 

@@ -10,7 +10,8 @@ export interface RequestInfo {
   requestId: string;
 }
 
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => Promise<void>;
+/** May finish synchronously (the tunnel's cached path) or return a promise. */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => void | Promise<void>;
 
 /** A mounted surface: requests whose path starts with `prefix` (or equals it without the trailing slash). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, info: RequestInfo) => Promise<void>;
@@ -18,6 +19,11 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 export interface Mount {
   prefix: string;
   handler: HttpHandler;
+  /**
+   * The handler sends `X-Request-Id` itself, with the rest of its response head. Otherwise the listener
+   * sets it first, which makes Node merge every later header one by one (the tunnel's hot path).
+   */
+  setsRequestIdHeader?: boolean;
   /** Requests asking for a protocol upgrade (WebSocket, SPDY); without one they are refused. */
   upgrade?: UpgradeHandler;
 }

@@ -2,7 +2,7 @@
 import { startFakeKube } from '../helpers/fake-kube';
 
 async function main(): Promise<void> {
-  const fake = await startFakeKube();
+  const fake = await startFakeKube({ recordRequests: false });
   fake.addPod('default', 'bench-pod');
   process.stdout.write(`${JSON.stringify({ url: fake.url, caPem: fake.caPem, token: fake.token })}\n`);
   const stop = (): void => void fake.stop().then(() => process.exit(0));

@@ -18,13 +18,23 @@ import autocannon from 'autocannon';
 import { generateCerts } from '../helpers/fake-kube/certs';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+/**
+ * The contenders take turns, ROUNDS times, and each row shows its median round: on a shared 2-CPU
+ * machine the throughput of everything drifts by ±20% over a minute, so one long run per contender
+ * would mostly compare moments. The ratio to `kubectl proxy` is the median of the per-round ratios.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WATCHES = Number(process.env.BENCH_WATCHES ?? 1000);
+/** Watches opened and closed before each memory baseline, so the figure is what a watch holds, not JIT code. */
+const WARMUP_WATCHES = 20;
 /** h2 sessions the HTTP/2 load is spread over (CONNECTIONS streams in flight in all). */
 const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 1);
 /**
  * Comma list of parts to run (direct, kubectl, nginx, gateway, watches, tls, h2watches); all by default.
- * For profiling one part. `tls`: the same load through the gateway's TLS listener, over HTTP/1.1 and h2;
+ * For profiling one part. Diagnostics: BENCH_HEAP=1 prints the gateway's heap spaces around the first
+ * watch measurement; BENCH_HEAP_SNAPSHOT=1 with BENCH_GATEWAY_NODE_ARGS=--heapsnapshot-signal=SIGUSR2
+ * writes heap snapshots there (compare them for what a watch retains). `tls`: the same load through the gateway's TLS listener, over HTTP/1.1 and h2;
  * `h2watches`: idle watches on fresh gateways over the TLS listener, one h2 connection against one
  * HTTP/1.1 TLS connection per watch.
  */
@@ -67,12 +77,42 @@ interface Row {
   note?: string;
 }
 
-async function load(name: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
-  // Warm-up, then the measured run.
-  await autocannon({ url, connections: CONNECTIONS, duration: 2, headers });
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
+async function load(name: string, url: string, headers: Record<string, string> = {}, seconds = DURATION): Promise<Row> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
   const errors = r.errors + r.timeouts + (r.non2xx ?? 0);
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, note: errors ? `${errors} errors/non-2xx` : undefined };
+}
+
+/** A 2 s warm-up, then the measured run. */
+async function warmLoad(name: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
+  await load(name, url, headers, 2);
+  return load(name, url, headers);
+}
+
+interface Contender {
+  name: string;
+  url: string;
+  headers?: Record<string, string>;
+}
+
+const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor((xs.length - 1) / 2)]!;
+
+/** Every contender warmed up, then ROUNDS turns each in a fixed order; per contender its median round. */
+async function rounds(contenders: Contender[]): Promise<{ rows: Row[]; perRound: Row[][] }> {
+  for (const c of contenders) await load(c.name, c.url, c.headers, 2);
+  const perRound: Row[][] = [];
+  for (let i = 0; i < ROUNDS; i += 1) {
+    const round: Row[] = [];
+    for (const c of contenders) round.push(await load(c.name, c.url, c.headers));
+    perRound.push(round);
+  }
+  const rows = contenders.map((_c, k) => {
+    const all = perRound.map((r) => r[k]!);
+    const m = median(all, (r) => r.rps ?? 0);
+    const notes = all.map((r) => r.note).filter(Boolean);
+    return { ...m, note: notes.length ? notes.join('; ') : undefined };
+  });
+  return { rows, perRound };
 }
 
 function rssKiB(pid: number): number {
@@ -194,36 +234,6 @@ async function main(): Promise<void> {
     kubeconfig,
     `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${fake.url}\n    tls-server-name: kubernetes\n    certificate-authority: ${work}/ca.pem\nusers:\n- name: sa\n  user:\n    token: ${fake.token}\ncontexts:\n- name: fake\n  context: {cluster: fake, user: sa}\ncurrent-context: fake\n`,
   );
-  const rows: Row[] = [];
-
-  // The load generator does not verify certificates (autocannon never does); the proxies under test do.
-  const direct = ONLY.has('direct') ? await load('direct to apiserver (TLS)', `${fake.url}${PATH}`, { authorization: `Bearer ${fake.token}` }) : { name: 'direct to apiserver (TLS)' };
-  rows.push(direct);
-
-  if (ONLY.has('kubectl')) {
-    const kproxy = await start('kubectl', ['proxy', '--port=0', `--kubeconfig=${kubeconfig}`], /Starting to serve on 127\.0\.0\.1:(\d+)/);
-    rows.push(await load('kubectl proxy', `http://127.0.0.1:${kproxy.match[1]}${PATH}`));
-    kproxy.child.kill();
-  } else rows.push({ name: 'kubectl proxy' });
-
-  if (!ONLY.has('nginx')) rows.push({ name: 'nginx' });
-  else if (fs.existsSync('/usr/sbin/nginx')) {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const u = new URL(fake.url);
-    fs.writeFileSync(
-      path.join(work, 'nginx.conf'),
-      `daemon off; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err; events { worker_connections 4096; }
-http { access_log off; upstream api { server ${u.host}; keepalive 64; }
- server { listen 127.0.0.1:${port}; location / { proxy_pass https://api; proxy_http_version 1.1; proxy_set_header Connection "";
-  proxy_set_header Authorization "Bearer ${fake.token}"; proxy_ssl_verify on; proxy_ssl_trusted_certificate ${work}/ca.pem;
-  proxy_ssl_name kubernetes; proxy_ssl_server_name on; proxy_ssl_session_reuse on; proxy_buffering off; } } }\n`,
-    );
-    const nginx = spawn('/usr/sbin/nginx', ['-c', path.join(work, 'nginx.conf'), '-p', work], { stdio: 'ignore' });
-    children.push(nginx);
-    await sleep(500);
-    rows.push(await load('nginx (nginx-light, 1 worker)', `http://127.0.0.1:${port}${PATH}`));
-    nginx.kill();
-  } else rows.push({ name: 'nginx', note: 'not installed (apt-get install -y nginx-light)' });
 
   // The gateway, SQLite store, in its own process; the cluster is registered the way an agent would.
   // TLS listener (HTTP/2 and HTTP/1.1 over ALPN) on the main port, plain HTTP/1.1 on loopback.
@@ -257,11 +267,27 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   /** RSS growth per watch over WATCHES idle watches, each on its own HTTP/1.1 client connection. */
   const watchCost = async (): Promise<{ before: number; after: number } | undefined> => {
     if (!ONLY.has('watches')) return undefined;
+    // The watch path's code is compiled once per process, not per watch: a few watches first.
+    for (const w of await openWatches(tunnel, admin, WARMUP_WATCHES)) w.destroy();
     await sleep(1000);
+    const heap = async (): Promise<string> => {
+      const text = await (await fetch(`${gwA.base}/metrics`)).text();
+      return text.split('\n').filter((l) => /^nodejs_heap_space_size_total_bytes|^nodejs_external_memory_bytes|^nodejs_heap_size_used_bytes/.test(l)).map((l) => l.replace(/nodejs_|_bytes/g, '')).join('\n');
+    };
+    if (process.env.BENCH_HEAP) process.stderr.write(`before:\n${await heap()}\n`);
+    if (process.env.BENCH_HEAP_SNAPSHOT) {
+      process.kill(gwPid, 'SIGUSR2');
+      await sleep(15000);
+    }
     const before = rssKiB(gwPid);
     const watches = await openWatches(tunnel, admin, WATCHES);
     await sleep(3000);
     const after = rssKiB(gwPid);
+    if (process.env.BENCH_HEAP) process.stderr.write(`after:\n${await heap()}\n`);
+    if (process.env.BENCH_HEAP_SNAPSHOT) {
+      process.kill(gwPid, 'SIGUSR2');
+      await sleep(20000);
+    }
     for (const w of watches) w.destroy();
     await sleep(1000);
     return { before, after };
@@ -269,10 +295,48 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   // Twice: on a gateway that has served nothing yet, and after the load run, whose heap headroom
   // absorbs part of the watches' growth (the figure this benchmark used to print).
   const fresh = await watchCost();
-  rows.push(ONLY.has('gateway') ? await load('bcs-api tunnel (super user)', `${tunnel}${PATH}`, { authorization: `Bearer ${admin}` }) : { name: 'bcs-api tunnel (super user)' });
+
+  // The same small GET through every contender, in turns. The load generator does not verify
+  // certificates (autocannon never does); the proxies under test do.
+  const contenders: (Contender | Row)[] = [];
+  const stopAfterLoad: (() => void)[] = [];
+  contenders.push(ONLY.has('direct') ? { name: 'direct to apiserver (TLS)', url: `${fake.url}${PATH}`, headers: { authorization: `Bearer ${fake.token}` } } : { name: 'direct to apiserver (TLS)' });
+  if (ONLY.has('kubectl')) {
+    const kproxy = await start('kubectl', ['proxy', '--port=0', `--kubeconfig=${kubeconfig}`], /Starting to serve on 127\.0\.0\.1:(\d+)/);
+    contenders.push({ name: 'kubectl proxy', url: `http://127.0.0.1:${kproxy.match[1]}${PATH}` });
+    stopAfterLoad.push(() => kproxy.child.kill());
+  } else contenders.push({ name: 'kubectl proxy' });
+  if (!ONLY.has('nginx')) contenders.push({ name: 'nginx' });
+  else if (fs.existsSync('/usr/sbin/nginx')) {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const u = new URL(fake.url);
+    fs.writeFileSync(
+      path.join(work, 'nginx.conf'),
+      `daemon off; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err; events { worker_connections 4096; }
+http { access_log off; upstream api { server ${u.host}; keepalive 64; }
+ server { listen 127.0.0.1:${port}; location / { proxy_pass https://api; proxy_http_version 1.1; proxy_set_header Connection "";
+  proxy_set_header Authorization "Bearer ${fake.token}"; proxy_ssl_verify on; proxy_ssl_trusted_certificate ${work}/ca.pem;
+  proxy_ssl_name kubernetes; proxy_ssl_server_name on; proxy_ssl_session_reuse on; proxy_buffering off; } } }\n`,
+    );
+    const nginx = spawn('/usr/sbin/nginx', ['-c', path.join(work, 'nginx.conf'), '-p', work], { stdio: 'ignore' });
+    children.push(nginx);
+    await sleep(500);
+    contenders.push({ name: 'nginx (nginx-light, 1 worker)', url: `http://127.0.0.1:${port}${PATH}` });
+    stopAfterLoad.push(() => nginx.kill());
+  } else contenders.push({ name: 'nginx', note: 'not installed (apt-get install -y nginx-light)' });
+  contenders.push(ONLY.has('gateway') ? { name: 'bcs-api tunnel (super user)', url: `${tunnel}${PATH}`, headers: { authorization: `Bearer ${admin}` } } : { name: 'bcs-api tunnel (super user)' });
+
+  const runnable = contenders.filter((c): c is Contender => 'url' in c);
+  const measured = runnable.length ? await rounds(runnable) : { rows: [], perRound: [] };
+  const rows: Row[] = contenders.map((c) => ('url' in c ? measured.rows[runnable.indexOf(c)]! : c));
+  for (const stop of stopAfterLoad) stop();
+  const ki = runnable.findIndex((c) => c.name === 'kubectl proxy');
+  const gi = runnable.findIndex((c) => c.name.startsWith('bcs-api tunnel'));
+  const ratios = ki >= 0 && gi >= 0 ? measured.perRound.map((r) => (r[gi]!.rps ?? 0) / (r[ki]!.rps || 1)) : [];
+
   const afterLoad = await watchCost();
   if (ONLY.has('tls')) {
-    rows.push(await load('bcs-api tunnel, TLS listener, HTTP/1.1 (super user)', `${gwA.tlsBase}${gwA.prefix}${PATH}`, { authorization: `Bearer ${admin}` }));
+    rows.push(await warmLoad('bcs-api tunnel, TLS listener, HTTP/1.1 (super user)', `${gwA.tlsBase}${gwA.prefix}${PATH}`, { authorization: `Bearer ${admin}` }));
     try {
       rows.push(await loadH2(`bcs-api tunnel, TLS listener, h2 (${CONNECTIONS} streams over ${H2_SESSIONS} session${H2_SESSIONS > 1 ? 's' : ''})`, gwA.tlsBase, certs.caPem, `${gwA.prefix}${PATH}`, admin));
     } catch (err) {
@@ -284,6 +348,8 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   const tlsWatchCost = async (how: 'h2' | 'http1'): Promise<{ before: number; after: number } | string> => {
     const gw = await startGateway();
     try {
+      if (how === 'h2') (await openH2Watches(gw.tlsBase, certs.caPem, gw.prefix, gw.admin, WARMUP_WATCHES)).destroy();
+      else for (const w of await openTlsWatches(gw.tlsBase, certs.caPem, gw.prefix, gw.admin, WARMUP_WATCHES)) w.destroy();
       await sleep(1000);
       const before = rssKiB(gw.pid);
       let close: () => void;
@@ -313,16 +379,16 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
     typeof m === 'object'
       ? `${WATCHES} idle proxied watches (${label}; multiplexed upstream over HTTP/2): gateway RSS ${m.before} KiB → ${m.after} KiB, ${((m.after - m.before) / WATCHES).toFixed(1)} KiB per watch (target ≤ 16 KiB)`
       : `idle watches (${label}): ${m ?? 'not measured (BENCH_ONLY)'}`;
-  const d = direct.rps ?? 1;
+  const d = rows[0]?.rps ?? 1;
   const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '-' : n.toFixed(digits));
   const lines = [
-    `GET ${PATH} (${CONNECTIONS} connections, ${DURATION}s after a 2s warm-up; Node ${process.version}, ${os.cpus().length} CPUs; all processes on this machine)`,
+    `GET ${PATH} (${CONNECTIONS} connections; each contender warmed up 2s, then ${ROUNDS} rounds of ${DURATION}s taking turns, median round shown; Node ${process.version}, ${os.cpus().length} CPUs; all processes on this machine)`,
     '',
     '| path | requests/s | p50 ms | p99 ms | vs direct |',
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} |`),
     '',
-    `gateway / kubectl proxy requests/s: ${rows[3]?.rps && rows[1]?.rps ? `${fmt(rows[3].rps / rows[1].rps, 2)}x` : '-'}`,
+    `gateway / kubectl proxy requests/s: ${ratios.length ? `${fmt(median(ratios, (x) => x), 2)}x (median of rounds; each round: ${ratios.map((x) => `${fmt(x, 2)}x`).join(', ')})` : '-'}`,
     watchLine('fresh gateway', fresh),
     watchLine('after the load run', afterLoad),
     tlsWatchLine('fresh gateway; all over ONE HTTP/2 client connection to the TLS listener', h2Watches),

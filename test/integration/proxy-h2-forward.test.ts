@@ -34,7 +34,7 @@ async function front(upstream: ClusterUpstream, extra: Record<string, string> = 
     if (req.headers['content-type']) headers['content-type'] = req.headers['content-type'];
     if (req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
     const admitted = { principal: {}, cluster: { id: 'c1', identifier: 'c1', upstream }, upstreamPath: req.url ?? '/', headers } as unknown as Admitted;
-    void forward(req, res, admitted, { responseTimeoutMs: 500, longRunning: isLongRunning(req.method ?? 'GET', req.url ?? '/') }).then((r) => {
+    forward(req, res, admitted, { responseTimeoutMs: 500, longRunning: isLongRunning(req.method ?? 'GET', req.url ?? '/') }, (r) => {
       if (r.failure) writeStatus(res, r.failure);
     });
   });

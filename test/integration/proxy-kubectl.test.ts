@@ -72,7 +72,7 @@ describe('kubectl through the gateway (kubeconfig from the GraphQL mutation)', (
 
   it('answers auth can-i for the impersonated normal user and for the super user', async () => {
     const aliceYes = await kubectl(['auth', 'can-i', 'list', 'pods', '-n', 'ns1'], { kubeconfig: aliceKc });
-    assert.equal(aliceYes.stdout.trim(), 'yes');
+    assert.equal(aliceYes.stdout.trim(), 'yes', aliceYes.stderr);
     const aliceNo = await kubectl(['auth', 'can-i', 'create', 'pods/exec', '-n', 'ns1'], { kubeconfig: aliceKc });
     assert.equal(aliceNo.stdout.trim(), 'no');
     const admin = await kubectl(['auth', 'can-i', 'create', 'pods/exec', '-n', 'ns1'], { kubeconfig: adminKc });

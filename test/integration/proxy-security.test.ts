@@ -554,6 +554,9 @@ describe('tunnel proxy logs and audit lines', () => {
     assert.equal(ok.status, 200);
     const requestId = ok.headers['x-request-id']![0]!;
     assert.equal((await raw('GET', '/tunnels/clusters/BCS-K8S-40001/api', [['Authorization', `Bearer ${secrets.admin}`], ['Cookie', `t=${secrets.admin}`]])).status, 200);
+    const podBody = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'audited-post', namespace: 'ns1' } });
+    const created = await raw('POST', '/tunnels/clusters/BCS-K8S-40001/api/v1/namespaces/ns1/pods', [['Authorization', `Bearer ${secrets.admin}`], ['Content-Type', 'application/json'], ['Content-Length', String(Buffer.byteLength(podBody))]], podBody);
+    assert.equal(created.status, 201, created.body.toString());
     assert.equal((await raw('GET', '/tunnels/clusters/BCS-K8S-40001/api', [['Authorization', `Bearer ${secrets.bogus}`]])).status, 401);
     assert.equal((await raw('GET', '/tunnels/clusters/BCS-K8S-40001/api', [['Authorization', `Bearer ${secrets.sa}`]])).status, 401);
     assert.equal((await raw('GET', '/tunnels/clusters/BCS-K8S-40001/api', [['Authorization', `Bearer ${secrets.alice}`], ['Impersonate-User', secrets.register]])).status, 403);
@@ -576,7 +579,7 @@ describe('tunnel proxy logs and audit lines', () => {
       assert.ok(!all.includes(Buffer.from(secret).toString('base64url')), `the ${name} token appears base64url-encoded in the logs`);
     }
     const audits = lines.map((l) => JSON.parse(l) as { audit?: Record<string, unknown> }).filter((l) => l.audit).map((l) => l.audit!);
-    assert.ok(audits.length >= 6, `expected an audit line per request, got ${audits.length}`);
+    assert.ok(audits.length >= 7, `expected an audit line per request, got ${audits.length}`);
     const a = audits.find((x) => x.requestId === requestId);
     assert.ok(a, 'no audit line carries the request id of the proxied request');
     assert.equal(a.user, 'plain:alice');
@@ -589,6 +592,9 @@ describe('tunnel proxy logs and audit lines', () => {
     assert.equal(a.impersonated, 'plain.alice');
     assert.equal(typeof a.bytesIn, 'number');
     assert.equal(a.bytesOut, ok.body.length, 'bytesOut counts the response body');
+    const post = audits.find((x) => x.requestId === created.headers['x-request-id']![0]);
+    assert.equal(post?.verb, 'create');
+    assert.equal(post?.bytesIn, Buffer.byteLength(podBody), 'bytesIn counts the request body sent upstream');
     const refused = audits.filter((x) => x.status === 401);
     assert.equal(refused.length, 2);
     assert.ok(audits.some((x) => x.status === 403 && x.verb === 'connect' && x.upgrade === 'websocket'), 'the refused upgrade is audited');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { h1ResponseHeaders, h2RequestHeaders } from '../../proxy/k8s/h2-headers';
+import { h1ResponseHeaders, h2RequestHeaders } from '../../proxy/k8s/wire-headers';
 
 describe('h2 header conversion', () => {
   it('builds the h2 request: pseudo-headers from the request, host as :authority, no connection-specific fields', () => {
