@@ -32,7 +32,7 @@ interface Address {
 export class ClusterUpstream {
   /** Keep-alive HTTP/1.1 connections per address (undici: no cap on connections, so nothing queues). */
   private readonly h1Pools = new Map<string, Pool>();
-  /** Undefined when HTTP/2 is switched off: every request then uses `agent`. */
+  /** Undefined when HTTP/2 is switched off: every request then uses the HTTP/1.1 pools. */
   readonly h2: H2Pool | undefined;
   private readonly h2ForAll: boolean;
   /** Identifies the credential this pool was built from, so a new report rebuilds it. */

@@ -2,10 +2,12 @@
  * The forwarder with every plain request on HTTP/2 (`http2: 'all'`), driven directly: a bare HTTP/1.1
  * server in front of `forward()` and a fake kube-apiserver behind it. The gateway's default sends only
  * long-running requests over h2 (see upstream.ts); this keeps the short-request h2 path tested too.
+ * Last, one case of the HTTP/1.1 pool that the fake cannot produce: an informational 1xx answer.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +20,7 @@ import { ClusterUpstream } from '../../proxy/k8s/upstream';
 import { rawCall, type Reply } from '../helpers/raw-http';
 import { waitFor } from '../helpers/wait';
 import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
+import { generateCerts } from '../helpers/fake-kube/certs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -178,6 +181,32 @@ describe('forward over HTTP/2: unreachable and untrusted apiservers', () => {
       upstream.destroy();
       await gw.close();
       await other.stop();
+    }
+  });
+});
+
+describe('forward over the HTTP/1.1 pool (undici)', () => {
+  it('relays the final answer, not a 1xx informational one that came first', async () => {
+    const certs = generateCerts();
+    const apiserver = https.createServer({ key: certs.keyPem, cert: certs.certPem }, (_req, res) => {
+      res.writeEarlyHints({ link: '</openapi/v3>; rel=preload' });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"kind":"Status","status":"Success"}');
+    });
+    await new Promise<void>((r) => apiserver.listen(0, '127.0.0.1', () => r()));
+    const url = `https://127.0.0.1:${(apiserver.address() as AddressInfo).port}`;
+    const secrets: ClusterSecrets = { clusterId: 'c1', serverAddresses: [url], caCertData: certs.caPem, userToken: 't', clusterDomain: null, createdAt: new Date(), updatedAt: new Date(), id: 1 };
+    const upstream = new ClusterUpstream(secrets, { ...OPTS, http2: 'off' });
+    const gw = await front(upstream);
+    try {
+      const r = await call(`${gw.url}/version`);
+      assert.equal(r.status, 200);
+      assert.equal(JSON.parse(r.text).status, 'Success');
+      assert.equal(r.complete, true);
+    } finally {
+      upstream.destroy();
+      await gw.close();
+      await new Promise<void>((r) => apiserver.close(() => r()));
     }
   });
 });
