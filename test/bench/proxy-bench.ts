@@ -44,28 +44,54 @@ const DIST = path.resolve(__dirname, '../..');
 const children: ChildProcess[] = [];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-bench-'));
 
-function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts a server and waits for `ready` in its output. With `logFile` its stdout and stderr go to that
+ * file instead of a pipe read here: the gateway writes an audit line per request, and reading them in
+ * this process would tax the load generator during the gateway's rounds only.
+ */
+function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, logFile?: string): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
+  const fd = logFile === undefined ? undefined : fs.openSync(logFile, 'a');
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd] });
+  if (fd !== undefined) fs.closeSync(fd);
   children.push(child);
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 30_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
+    let poll: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      reject(new Error(`${cmd} did not start:\n${out}`));
+    }, 30_000);
+    const check = (): boolean => {
       const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        // Keep draining but stop collecting: the gateway's audit lines would otherwise pile up here.
+      if (!m) return false;
+      clearTimeout(timer);
+      clearInterval(poll);
+      resolve({ child, match: m, output: () => out });
+      return true;
+    };
+    if (logFile !== undefined) {
+      // Only the first lines are wanted; the file keeps growing with audit lines nobody reads here.
+      poll = setInterval(() => {
+        out = fs.readFileSync(logFile, 'utf8').slice(0, 65536);
+        check();
+      }, 50);
+    } else {
+      const onData = (d: Buffer): void => {
+        out += d.toString();
+        if (!check()) return;
+        // Keep draining but stop collecting.
         child.stdout!.off('data', onData);
         child.stderr!.off('data', onData);
         child.stdout!.resume();
         child.stderr!.resume();
-        resolve({ child, match: m, output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}`)));
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+    }
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`${cmd} exited ${code}:\n${out}`));
+    });
   });
 }
 
@@ -74,36 +100,48 @@ interface Row {
   rps?: number;
   p50?: number;
   p99?: number;
+  /** CPU microseconds the proxy process spent per request (absent for the direct path). */
+  cpu?: number;
   note?: string;
 }
 
-async function load(name: string, url: string, headers: Record<string, string> = {}, seconds = DURATION): Promise<Row> {
+/** CPU time (user + system) a process has used, in microseconds; /proc counts in clock ticks of 10 ms. */
+function cpuMicros(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+async function load(name: string, url: string, headers: Record<string, string> = {}, seconds = DURATION, pid?: number): Promise<Row> {
+  const cpuBefore = pid === undefined ? 0 : cpuMicros(pid);
   const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
+  const cpu = pid === undefined ? undefined : (cpuMicros(pid) - cpuBefore) / Math.max(1, r.requests.total);
   const errors = r.errors + r.timeouts + (r.non2xx ?? 0);
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, note: errors ? `${errors} errors/non-2xx` : undefined };
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpu, note: errors ? `${errors} errors/non-2xx` : undefined };
 }
 
 /** A 2 s warm-up, then the measured run. */
-async function warmLoad(name: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
-  await load(name, url, headers, 2);
-  return load(name, url, headers);
+async function warmLoad(name: string, url: string, headers: Record<string, string> = {}, pid?: number): Promise<Row> {
+  await load(name, url, headers, 2, pid);
+  return load(name, url, headers, DURATION, pid);
 }
 
 interface Contender {
   name: string;
   url: string;
   headers?: Record<string, string>;
+  /** The proxy's process, whose CPU time per request is reported. */
+  pid?: number;
 }
 
 const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor((xs.length - 1) / 2)]!;
 
 /** Every contender warmed up, then ROUNDS turns each in a fixed order; per contender its median round. */
 async function rounds(contenders: Contender[]): Promise<{ rows: Row[]; perRound: Row[][] }> {
-  for (const c of contenders) await load(c.name, c.url, c.headers, 2);
+  for (const c of contenders) await load(c.name, c.url, c.headers, 2, c.pid);
   const perRound: Row[][] = [];
   for (let i = 0; i < ROUNDS; i += 1) {
     const round: Row[] = [];
-    for (const c of contenders) round.push(await load(c.name, c.url, c.headers));
+    for (const c of contenders) round.push(await load(c.name, c.url, c.headers, DURATION, c.pid));
     perRound.push(round);
   }
   const rows = contenders.map((_c, k) => {
@@ -248,7 +286,7 @@ async function main(): Promise<void> {
       path.join(work, `gw${n}.yaml`),
       `data_dir: ${work}/data${n}\naddress: 127.0.0.1\nport: 0\nserver_cert_file: ${work}/gw-cert.pem\nserver_key_file: ${work}/gw-key.pem\ninsecure_port: ${plainPort}\nlog_level: warn\nproxy:\n  max_inflight: ${WATCHES * 2 + 100}\n`,
     );
-    const gw = await start(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? "info" });
+    const gw = await start(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, path.join(work, `gw${n}.log`));
     const base = `http://127.0.0.1:${plainPort}`;
     const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
     const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
@@ -303,7 +341,7 @@ async function main(): Promise<void> {
   contenders.push(ONLY.has('direct') ? { name: 'direct to apiserver (TLS)', url: `${fake.url}${PATH}`, headers: { authorization: `Bearer ${fake.token}` } } : { name: 'direct to apiserver (TLS)' });
   if (ONLY.has('kubectl')) {
     const kproxy = await start('kubectl', ['proxy', '--port=0', `--kubeconfig=${kubeconfig}`], /Starting to serve on 127\.0\.0\.1:(\d+)/);
-    contenders.push({ name: 'kubectl proxy', url: `http://127.0.0.1:${kproxy.match[1]}${PATH}` });
+    contenders.push({ name: 'kubectl proxy', url: `http://127.0.0.1:${kproxy.match[1]}${PATH}`, pid: kproxy.child.pid });
     stopAfterLoad.push(() => kproxy.child.kill());
   } else contenders.push({ name: 'kubectl proxy' });
   if (!ONLY.has('nginx')) contenders.push({ name: 'nginx' });
@@ -312,7 +350,7 @@ async function main(): Promise<void> {
     const u = new URL(fake.url);
     fs.writeFileSync(
       path.join(work, 'nginx.conf'),
-      `daemon off; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err; events { worker_connections 4096; }
+      `daemon off; master_process off; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err; events { worker_connections 4096; }
 http { access_log off; upstream api { server ${u.host}; keepalive 64; }
  server { listen 127.0.0.1:${port}; location / { proxy_pass https://api; proxy_http_version 1.1; proxy_set_header Connection "";
   proxy_set_header Authorization "Bearer ${fake.token}"; proxy_ssl_verify on; proxy_ssl_trusted_certificate ${work}/ca.pem;
@@ -321,10 +359,10 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
     const nginx = spawn('/usr/sbin/nginx', ['-c', path.join(work, 'nginx.conf'), '-p', work], { stdio: 'ignore' });
     children.push(nginx);
     await sleep(500);
-    contenders.push({ name: 'nginx (nginx-light, 1 worker)', url: `http://127.0.0.1:${port}${PATH}` });
+    contenders.push({ name: 'nginx (nginx-light, 1 worker)', url: `http://127.0.0.1:${port}${PATH}`, pid: nginx.pid });
     stopAfterLoad.push(() => nginx.kill());
   } else contenders.push({ name: 'nginx', note: 'not installed (apt-get install -y nginx-light)' });
-  contenders.push(ONLY.has('gateway') ? { name: 'bcs-api tunnel (super user)', url: `${tunnel}${PATH}`, headers: { authorization: `Bearer ${admin}` } } : { name: 'bcs-api tunnel (super user)' });
+  contenders.push(ONLY.has('gateway') ? { name: 'bcs-api tunnel (super user)', url: `${tunnel}${PATH}`, headers: { authorization: `Bearer ${admin}` }, pid: gwPid } : { name: 'bcs-api tunnel (super user)' });
 
   const runnable = contenders.filter((c): c is Contender => 'url' in c);
   const measured = runnable.length ? await rounds(runnable) : { rows: [], perRound: [] };
@@ -336,7 +374,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
 
   const afterLoad = await watchCost();
   if (ONLY.has('tls')) {
-    rows.push(await warmLoad('bcs-api tunnel, TLS listener, HTTP/1.1 (super user)', `${gwA.tlsBase}${gwA.prefix}${PATH}`, { authorization: `Bearer ${admin}` }));
+    rows.push(await warmLoad('bcs-api tunnel, TLS listener, HTTP/1.1 (super user)', `${gwA.tlsBase}${gwA.prefix}${PATH}`, { authorization: `Bearer ${admin}` }, gwPid));
     try {
       rows.push(await loadH2(`bcs-api tunnel, TLS listener, h2 (${CONNECTIONS} streams over ${H2_SESSIONS} session${H2_SESSIONS > 1 ? 's' : ''})`, gwA.tlsBase, certs.caPem, `${gwA.prefix}${PATH}`, admin));
     } catch (err) {
@@ -384,9 +422,9 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   const lines = [
     `GET ${PATH} (${CONNECTIONS} connections; each contender warmed up 2s, then ${ROUNDS} rounds of ${DURATION}s taking turns, median round shown; Node ${process.version}, ${os.cpus().length} CPUs; all processes on this machine)`,
     '',
-    '| path | requests/s | p50 ms | p99 ms | vs direct |',
-    '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} |`),
+    '| path | requests/s | p50 ms | p99 ms | vs direct | proxy CPU µs/request |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} | ${fmt(r.cpu)} |`),
     '',
     `gateway / kubectl proxy requests/s: ${ratios.length ? `${fmt(median(ratios, (x) => x), 2)}x (median of rounds; each round: ${ratios.map((x) => `${fmt(x, 2)}x`).join(', ')})` : '-'}`,
     watchLine('fresh gateway', fresh),

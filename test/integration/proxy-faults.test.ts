@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config/config';
 import { sha256Hex } from '../../src/crypto/tokens';
@@ -174,6 +175,31 @@ describe('tunnel proxy faults (SQLite)', () => {
     assert.match(upgrade, /^HTTP\/1\.1 503 /);
     assert.match(upgrade, /TLS verification of the cluster apiserver failed/);
     assert.equal(env.fake.requests.filter((q) => q.header('authorization').some((v) => v.includes('wrong-ca-sa-token'))).length, 0, 'the token went over an unverified connection');
+  });
+
+  it('answers 503 after a bounded number of resends when the apiserver resets every request', async () => {
+    // Every request is read, then its connection is closed unanswered: each failure looks like a stale kept-alive
+    // socket, which the gateway may resend once per address (plus one), never in a loop.
+    const certs = generateCerts();
+    let received = 0;
+    const server = tls.createServer({ cert: certs.certPem, key: certs.keyPem }, (socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', (d: Buffer) => {
+        if (d.toString('latin1').startsWith('GET /api/v1/namespaces/reset-every-time')) received += 1;
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      await addCluster(env, 'BCS-K8S-40011', { serverAddresses: `https://127.0.0.1:${port}`, caCertData: certs.caPem, userToken: 'reset-token' });
+      const r = await call(clusterUrl(env, 'BCS-K8S-40011', '/api/v1/namespaces/reset-every-time'), env.gw.adminToken);
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json?.reason, 'ServiceUnavailable');
+      assert.ok(received >= 1 && received <= 3, `the apiserver received the request ${received} times (one address: at most 3)`);
+    } finally {
+      server.close();
+    }
   });
 
   it("passes the apiserver's own Status bodies through byte-identical", async () => {
