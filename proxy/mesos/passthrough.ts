@@ -6,9 +6,8 @@ import { isGatewayError } from '../../src/errors';
 import { driverBaseUrl, type DriverDiscovery, type DriverModule, type ServerInfo } from '../../src/discovery/types';
 import { readBody } from '../../src/http/respond';
 import type { Mount, RequestInfo } from '../../src/http/types';
-import type { Logger } from '../../src/log';
 import type { Runtime } from '../../src/runtime';
-import { createAuditLogger, writeAudit } from '../k8s/audit';
+import { AuditLog, pathOf } from '../k8s/audit';
 import type { ProxyMetrics } from '../shared/metrics';
 import type { GrantAccess } from '../shared/grant-access';
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
@@ -89,7 +88,7 @@ function shuffled<T>(items: T[]): T[] {
 export class DriverPassthrough {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly auditLog: Logger;
+  private readonly auditLog: AuditLog;
 
   constructor(
     private readonly rt: Runtime,
@@ -100,7 +99,7 @@ export class DriverPassthrough {
     private readonly admission?: AdmissionRunner,
     private readonly webhookRoutes?: WebhookRouteHandler,
   ) {
-    this.auditLog = createAuditLogger(rt.logger);
+    this.auditLog = new AuditLog(rt.logger);
   }
 
   mounts(): Mount[] {
@@ -114,7 +113,7 @@ export class DriverPassthrough {
     let principal: ProxyPrincipal | undefined;
     res.once('finish', () => {
       this.metrics.observe(surface.type, method, res.statusCode, (Date.now() - started) / 1000, false);
-      writeAudit(this.auditLog, {
+      this.auditLog.write({
         requestId: info.requestId,
         cluster: clusterId,
         userId: principal?.userId,
@@ -122,7 +121,7 @@ export class DriverPassthrough {
         tokenId: principal?.tokenId,
         verb: method.toLowerCase(),
         method,
-        path: (req.url ?? '').split('?')[0]!,
+        path: pathOf(req.url ?? ''),
         status: res.statusCode,
         bytesIn: Number(req.headers['content-length'] ?? 0),
         bytesOut: Number(res.getHeader('content-length') ?? 0),

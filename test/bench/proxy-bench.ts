@@ -31,14 +31,14 @@ const WARMUP_WATCHES = 20;
 /** h2 sessions the HTTP/2 load is spread over (CONNECTIONS streams in flight in all). */
 const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 1);
 /**
- * Comma list of parts to run (direct, kubectl, nginx, gateway, watches, tls, h2watches); all by default.
+ * Comma list of parts to run (direct, kubectl, bare, nginx, gateway, watches, tls, h2watches); all by default.
  * For profiling one part. Diagnostics: BENCH_HEAP=1 prints the gateway's heap spaces around the first
  * watch measurement; BENCH_HEAP_SNAPSHOT=1 with BENCH_GATEWAY_NODE_ARGS=--heapsnapshot-signal=SIGUSR2
  * writes heap snapshots there (compare them for what a watch retains). `tls`: the same load through the gateway's TLS listener, over HTTP/1.1 and h2;
  * `h2watches`: idle watches on fresh gateways over the TLS listener, one h2 connection against one
  * HTTP/1.1 TLS connection per watch.
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,nginx,gateway,watches,tls,h2watches').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,bare,nginx,gateway,watches,tls,h2watches').split(','));
 const PATH = '/api/v1/namespaces/default/pods/bench-pod';
 const DIST = path.resolve(__dirname, '../..');
 const children: ChildProcess[] = [];
@@ -344,6 +344,11 @@ async function main(): Promise<void> {
     contenders.push({ name: 'kubectl proxy', url: `http://127.0.0.1:${kproxy.match[1]}${PATH}`, pid: kproxy.child.pid });
     stopAfterLoad.push(() => kproxy.child.kill());
   } else contenders.push({ name: 'kubectl proxy' });
+  if (ONLY.has('bare')) {
+    const bare = await start(process.execPath, [path.join(DIST, 'test/bench/bare-proxy.js'), fake.url, path.join(work, 'ca.pem'), fake.token], /listening (\d+)/);
+    contenders.push({ name: 'bare Node proxy (no auth, identity, audit or metrics: the floor)', url: `http://127.0.0.1:${bare.match[1]}${PATH}`, pid: bare.child.pid });
+    stopAfterLoad.push(() => bare.child.kill());
+  } else contenders.push({ name: 'bare Node proxy' });
   if (!ONLY.has('nginx')) contenders.push({ name: 'nginx' });
   else if (fs.existsSync('/usr/sbin/nginx')) {
     const port = 20000 + Math.floor(Math.random() * 20000);

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { createLogger } from '../../src/log';
+import { AuditLog, pathOf, type AuditEvent } from '../../proxy/k8s/audit';
+
+function capture(level: string): { log: ReturnType<typeof createLogger>; lines: string[] } {
+  const lines: string[] = [];
+  const dest = new Writable({ write: (chunk: Buffer, _enc, cb) => (lines.push(...chunk.toString().split('\n').filter(Boolean)), cb()) });
+  return { log: createLogger(level, dest), lines };
+}
+
+const event = (): AuditEvent => ({ requestId: 'r-1', cluster: 'BCS-K8S-40001', userId: 3, user: 'alice', tokenId: 9, verb: 'get', method: 'GET', path: '/tunnels/clusters/BCS-K8S-40001/api', status: 200, bytesIn: 0, bytesOut: 12, durationMs: 4, sourceIp: '127.0.0.1', error: undefined });
+
+describe('audit log', () => {
+  it('writes one line per event on the main destination, shaped like the logger lines around it', () => {
+    const { log, lines } = capture('info');
+    log.info({ component: 'x' }, 'before');
+    new AuditLog(log).write(event());
+    assert.equal(lines.length, 2);
+    const [plain, audit] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(Object.keys(audit!), ['level', 'time', 'service', 'audit', 'msg']);
+    assert.equal(audit!.level, plain!.level);
+    assert.equal(audit!.service, plain!.service);
+    assert.match(String(audit!.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(audit!.msg, 'proxied request');
+    assert.deepEqual(audit!.audit, { requestId: 'r-1', cluster: 'BCS-K8S-40001', userId: 3, user: 'alice', tokenId: 9, verb: 'get', method: 'GET', path: '/tunnels/clusters/BCS-K8S-40001/api', status: 200, bytesIn: 0, bytesOut: 12, durationMs: 4, sourceIp: '127.0.0.1' });
+  });
+
+  it('escapes what a client controls in the path, so a line stays one JSON line', () => {
+    const { log, lines } = capture('info');
+    new AuditLog(log).write({ ...event(), path: '/tunnels/clusters/x/"}\n{"forged":true' });
+    assert.equal(lines.length, 1);
+    assert.equal((JSON.parse(lines[0]!) as { audit: AuditEvent }).audit.path, '/tunnels/clusters/x/"}\n{"forged":true');
+  });
+
+  it('follows the main logger level, also when it changes while serving', () => {
+    const { log, lines } = capture('warn');
+    const audit = new AuditLog(log);
+    audit.write(event());
+    assert.equal(lines.length, 0);
+    log.level = 'info';
+    audit.write(event());
+    assert.equal(lines.length, 1);
+  });
+
+  it('records the path without its query string', () => {
+    assert.equal(pathOf('/tunnels/clusters/c/api/v1/pods?watch=1&token=x'), '/tunnels/clusters/c/api/v1/pods');
+    assert.equal(pathOf('/tunnels/clusters/c/api'), '/tunnels/clusters/c/api');
+  });
+});
