@@ -25,7 +25,10 @@ interface Served {
   stdout: () => string;
 }
 
-/** Starts `bcs-api serve` and resolves once it logs where it listens. */
+/**
+ * Starts `bcs-api serve` and resolves once it logs where it listens. Log lines are written in batches; this
+ * one, far smaller than a batch, gets out only through the periodic flush, so a broken flush fails here.
+ */
 function serve(cwd: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<Served> {
   const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd, env: { ...process.env, ...env } });
   children.push(child);
