@@ -102,6 +102,8 @@ interface Row {
   p99?: number;
   /** CPU microseconds the proxy process spent per request (absent for the direct path). */
   cpu?: number;
+  /** CPU microseconds the fake apiserver spent per request: what each way of reaching it costs it. */
+  apiCpu?: number;
   note?: string;
 }
 
@@ -111,12 +113,17 @@ function cpuMicros(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/** The fake apiserver's process, set once it has started. */
+let apiserverPid: number | undefined;
+
 async function load(name: string, url: string, headers: Record<string, string> = {}, seconds = DURATION, pid?: number): Promise<Row> {
   const cpuBefore = pid === undefined ? 0 : cpuMicros(pid);
+  const apiBefore = apiserverPid === undefined ? 0 : cpuMicros(apiserverPid);
   const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
   const cpu = pid === undefined ? undefined : (cpuMicros(pid) - cpuBefore) / Math.max(1, r.requests.total);
+  const apiCpu = apiserverPid === undefined ? undefined : (cpuMicros(apiserverPid) - apiBefore) / Math.max(1, r.requests.total);
   const errors = r.errors + r.timeouts + (r.non2xx ?? 0);
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpu, note: errors ? `${errors} errors/non-2xx` : undefined };
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpu, apiCpu, note: errors ? `${errors} errors/non-2xx` : undefined };
 }
 
 /** A 2 s warm-up, then the measured run. */
@@ -266,6 +273,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function main(): Promise<void> {
   const fakeProc = await start(process.execPath, [path.join(DIST, 'test/bench/fake-process.js')], /^\{.*\}$/m);
   const fake = JSON.parse(fakeProc.match[0]) as { url: string; caPem: string; token: string };
+  apiserverPid = fakeProc.child.pid;
   fs.writeFileSync(path.join(work, 'ca.pem'), fake.caPem);
   const kubeconfig = path.join(work, 'kubeconfig');
   fs.writeFileSync(
@@ -427,9 +435,9 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   const lines = [
     `GET ${PATH} (${CONNECTIONS} connections; each contender warmed up 2s, then ${ROUNDS} rounds of ${DURATION}s taking turns, median round shown; Node ${process.version}, ${os.cpus().length} CPUs; all processes on this machine)`,
     '',
-    '| path | requests/s | p50 ms | p99 ms | vs direct | proxy CPU µs/request |',
-    '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} | ${fmt(r.cpu)} |`),
+    '| path | requests/s | p50 ms | p99 ms | vs direct | proxy CPU µs/request | apiserver CPU µs/request |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} | ${fmt(r.cpu)} | ${fmt(r.apiCpu)} |`),
     '',
     `gateway / kubectl proxy requests/s: ${ratios.length ? `${fmt(median(ratios, (x) => x), 2)}x (median of rounds; each round: ${ratios.map((x) => `${fmt(x, 2)}x`).join(', ')})` : '-'}`,
     watchLine('fresh gateway', fresh),
