@@ -2,6 +2,9 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+/** `service` on every log line, audit lines included. */
+export const SERVICE_NAME = 'bcs-api';
+
 /**
  * One JSON line per event. Anything that could carry a secret is censored wherever it appears, as a
  * second line of defence: code should not log such values in the first place.
@@ -10,7 +13,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return pino(
     {
       level,
-      base: { service: 'bcs-api' },
+      base: { service: SERVICE_NAME },
       redact: {
         paths: [
           'req.headers.authorization',

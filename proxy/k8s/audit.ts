@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { Logger } from '../../src/log';
+import { SERVICE_NAME, type Logger } from '../../src/log';
 
 /** One line per proxied request; no token, credential or body ever goes in it. */
 export interface AuditEvent {
@@ -48,12 +48,6 @@ export class AuditLog {
       this.lastMs = now;
       this.lastTime = new Date(now).toISOString();
     }
-    this.stream.write(`{"level":${INFO},"time":"${this.lastTime}","service":"bcs-api","audit":${JSON.stringify(event)},"msg":"proxied request"}\n`);
+    this.stream.write(`{"level":${INFO},"time":"${this.lastTime}","service":"${SERVICE_NAME}","audit":${JSON.stringify(event)},"msg":"proxied request"}\n`);
   }
-}
-
-/** The path of a request target without its query string. */
-export function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }

@@ -5,9 +5,10 @@ import { bearerFrom } from '../../src/domain/auth';
 import { isGatewayError } from '../../src/errors';
 import { driverBaseUrl, type DriverDiscovery, type DriverModule, type ServerInfo } from '../../src/discovery/types';
 import { readBody } from '../../src/http/respond';
+import { pathOf } from '../../src/http/request-path';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
-import { AuditLog, pathOf } from '../k8s/audit';
+import { AuditLog } from '../k8s/audit';
 import type { ProxyMetrics } from '../shared/metrics';
 import type { GrantAccess } from '../shared/grant-access';
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
@@ -172,7 +173,7 @@ export class DriverPassthrough {
     }
 
     if (surface.module === 'mesosdriver' && this.webhookRoutes) {
-      const served = await this.webhookRoutes(method, uri.split('?')[0]!, body, token!);
+      const served = await this.webhookRoutes(method, pathOf(uri), body, token!);
       if (served) return sendEnvelope(res, served.status, served.body);
     }
 

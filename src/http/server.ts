@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config, ListenerConfig } from '../config/config';
 import type { Logger } from '../log';
+import { pathOf } from './request-path';
 import { sendJson } from './respond';
 import type { Mount, RequestInfo } from './types';
 
@@ -48,7 +49,7 @@ function matches(path: string, prefix: string): boolean {
 export function requestListener(mounts: Mount[], logger: Logger, secure: boolean): http.RequestListener {
   return (req, res) => {
     const info = requestInfo(req, secure);
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = pathOf(req.url ?? '/');
     const mount = mounts.find((m) => matches(path, m.prefix));
     if (!mount?.setsRequestIdHeader) res.setHeader('x-request-id', info.requestId);
     if (!mount) {
@@ -76,7 +77,7 @@ export function upgradeListener(mounts: Mount[], logger: Logger, secure: boolean
   return (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => undefined);
     const info = requestInfo(req, secure);
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = pathOf(req.url ?? '/');
     const mount = mounts.find((m) => matches(path, m.prefix));
     if (!mount?.upgrade) {
       socket.end(REFUSED_UPGRADE);

@@ -177,7 +177,7 @@ describe('tunnel proxy faults (SQLite)', () => {
     assert.equal(env.fake.requests.filter((q) => q.header('authorization').some((v) => v.includes('wrong-ca-sa-token'))).length, 0, 'the token went over an unverified connection');
   });
 
-  it('answers 503 after a bounded number of resends when the apiserver resets every request', async () => {
+  it('answers 503 after a bounded number of resends when the apiserver closes every request unanswered', async () => {
     // Every request is read, then its connection is closed unanswered: each failure looks like a stale kept-alive
     // socket, which the gateway may resend once per address (plus one), never in a loop.
     const certs = generateCerts();

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log';
-import { AuditLog, pathOf, type AuditEvent } from '../../proxy/k8s/audit';
+import { AuditLog, type AuditEvent } from '../../proxy/k8s/audit';
+import { pathOf } from '../../src/http/request-path';
 
 function capture(level: string): { log: ReturnType<typeof createLogger>; lines: string[] } {
   const lines: string[] = [];
