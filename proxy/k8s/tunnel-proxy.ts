@@ -207,6 +207,7 @@ export class TunnelProxy {
   }
 
   stop(): void {
+    this.auditLog.flush();
     this.clusters.close();
   }
 }

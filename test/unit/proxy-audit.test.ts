@@ -17,7 +17,9 @@ describe('audit log', () => {
   it('writes one line per event on the main destination, shaped like the logger lines around it', () => {
     const { log, lines } = capture('info');
     log.info({ component: 'x' }, 'before');
-    new AuditLog(log).write(event());
+    const auditLog = new AuditLog(log);
+    auditLog.write(event());
+    auditLog.flush();
     assert.equal(lines.length, 2);
     const [plain, audit] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(Object.keys(audit!), ['level', 'time', 'service', 'audit', 'msg']);
@@ -30,7 +32,9 @@ describe('audit log', () => {
 
   it('escapes what a client controls in the path, so a line stays one JSON line', () => {
     const { log, lines } = capture('info');
-    new AuditLog(log).write({ ...event(), path: '/tunnels/clusters/x/"}\n{"forged":true' });
+    const audit = new AuditLog(log);
+    audit.write({ ...event(), path: '/tunnels/clusters/x/"}\n{"forged":true' });
+    audit.flush();
     assert.equal(lines.length, 1);
     assert.equal((JSON.parse(lines[0]!) as { audit: AuditEvent }).audit.path, '/tunnels/clusters/x/"}\n{"forged":true');
   });
@@ -39,10 +43,33 @@ describe('audit log', () => {
     const { log, lines } = capture('warn');
     const audit = new AuditLog(log);
     audit.write(event());
+    audit.flush();
     assert.equal(lines.length, 0);
     log.level = 'info';
     audit.write(event());
+    audit.flush();
     assert.equal(lines.length, 1);
+  });
+
+  it('hands the lines of one event-loop turn to the destination in one write, in order, by the next turn', async () => {
+    const chunks: string[] = [];
+    const log = createLogger('info', new Writable({ write: (chunk: Buffer, _enc, cb) => (chunks.push(chunk.toString()), cb()) }));
+    const audit = new AuditLog(log);
+    for (let i = 0; i < 3; i += 1) audit.write({ ...event(), requestId: `r-${i}` });
+    assert.equal(chunks.length, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(chunks.length, 1);
+    assert.deepEqual(chunks[0]!.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { audit: AuditEvent }).audit.requestId), ['r-0', 'r-1', 'r-2']);
+  });
+
+  it('writes a batch at once when it grows large, without waiting for the turn to end', () => {
+    const chunks: string[] = [];
+    const log = createLogger('info', new Writable({ write: (chunk: Buffer, _enc, cb) => (chunks.push(chunk.toString()), cb()) }));
+    const audit = new AuditLog(log);
+    for (let i = 0; i < 200; i += 1) audit.write({ ...event(), requestId: `r-${i}` });
+    assert.ok(chunks.length >= 1, 'a large batch is written before the turn ends');
+    audit.flush();
+    assert.equal(chunks.join('').split('\n').filter(Boolean).length, 200);
   });
 
   it('records the path without its query string', () => {
