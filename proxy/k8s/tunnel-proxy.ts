@@ -70,13 +70,13 @@ export class TunnelProxy {
   private enter(kind: string): boolean {
     if (this.inflight >= this.rt.config.proxy.maxInflight) return false;
     this.inflight += 1;
-    this.metrics.inflightBy(kind).inc();
+    this.metrics.enter(kind);
     return true;
   }
 
   private leave(kind: string): void {
     this.inflight -= 1;
-    this.metrics.inflightBy(kind).dec();
+    this.metrics.leave(kind);
   }
 
   /** Completes `base` (a literal made for this line) into the audit event, without copying it. */

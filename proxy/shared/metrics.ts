@@ -1,55 +1,98 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { BucketHistogram, type HistogramSeries } from './bucket-histogram';
+
+/** What one (type, method) pair has counted since the registry last read it, and its latency series. */
+interface Series {
+  labels: { type: string; method: string };
+  requests: number;
+  errors: number;
+  latency: HistogramSeries;
+  errorLatency: HistogramSeries;
+}
 
 /**
  * The original's metric names (`bcs_api_request_*{type,method}`, type `k8s_native` for the tunnel,
  * method `websocket` for upgrades) plus what operators of a streaming proxy need: long-running
  * requests in flight and upstream failures by reason.
+ *
+ * Counted per request in plain numbers and handed to prom-client when /metrics is read (its `collect`
+ * hook): prom-client hashes the label object on every increment, label-bound children included, and
+ * a proxied request makes four such calls (count, latency, in-flight up and down).
  */
 export class ProxyMetrics {
   readonly requests: Counter<'type' | 'method'>;
   readonly errors: Counter<'type' | 'method'>;
-  readonly latency: Histogram<'type' | 'method'>;
-  readonly errorLatency: Histogram<'type' | 'method'>;
+  readonly latency: BucketHistogram;
+  readonly errorLatency: BucketHistogram;
   readonly inflight: Gauge<'kind'>;
   readonly upstreamErrors: Counter<'reason'>;
+  private readonly series = new Map<string, Series>();
+  private readonly inflightCounts = new Map<string, number>();
 
   constructor(registry: Registry) {
     const registers = [registry];
     const buckets = Array.from({ length: 16 }, (_, n) => 0.00025 * 2 ** n);
-    this.requests = new Counter({ name: 'bcs_api_request_count_total', help: 'Requests handled, by surface type and method', labelNames: ['type', 'method'], registers });
-    this.errors = new Counter({ name: 'bcs_api_request_err_count_total', help: 'Requests that failed (status >= 400 or transport error)', labelNames: ['type', 'method'], registers });
-    this.latency = new Histogram({ name: 'bcs_api_request_latency_seconds', help: 'Time to response headers (long-running requests excluded)', labelNames: ['type', 'method'], buckets, registers });
-    this.errorLatency = new Histogram({ name: 'bcs_api_request_error_latency_seconds', help: 'Latency of failed requests', labelNames: ['type', 'method'], buckets, registers });
-    this.inflight = new Gauge({ name: 'bcs_api_proxy_inflight_requests', help: 'Proxied requests in flight: normal, watch (watch and follow) and upgrade', labelNames: ['kind'], registers });
+    const metrics = this;
+    this.requests = new Counter({
+      name: 'bcs_api_request_count_total',
+      help: 'Requests handled, by surface type and method',
+      labelNames: ['type', 'method'],
+      registers,
+      collect() {
+        for (const s of metrics.series.values()) {
+          if (s.requests) this.inc(s.labels, s.requests);
+          s.requests = 0;
+        }
+      },
+    });
+    this.errors = new Counter({
+      name: 'bcs_api_request_err_count_total',
+      help: 'Requests that failed (status >= 400 or transport error)',
+      labelNames: ['type', 'method'],
+      registers,
+      collect() {
+        for (const s of metrics.series.values()) {
+          if (s.errors) this.inc(s.labels, s.errors);
+          s.errors = 0;
+        }
+      },
+    });
+    this.latency = new BucketHistogram('bcs_api_request_latency_seconds', 'Time to response headers (long-running requests excluded)', buckets, registry);
+    this.errorLatency = new BucketHistogram('bcs_api_request_error_latency_seconds', 'Latency of failed requests', buckets, registry);
+    this.inflight = new Gauge({
+      name: 'bcs_api_proxy_inflight_requests',
+      help: 'Proxied requests in flight: normal, watch (watch and follow) and upgrade',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const [kind, n] of metrics.inflightCounts) this.set({ kind }, n);
+      },
+    });
     this.upstreamErrors = new Counter({ name: 'bcs_api_proxy_upstream_errors_total', help: 'Failures reaching cluster apiservers, by reason', labelNames: ['reason'], registers });
   }
 
-  /** Label children are looked up once per (type, method): prom-client hashes label objects on every call otherwise. */
-  private readonly children = new Map<string, { requests: Counter.Internal; errors: Counter.Internal; latency: Histogram.Internal<'type' | 'method'>; errorLatency: Histogram.Internal<'type' | 'method'> }>();
-  private readonly inflightChildren = new Map<string, Gauge.Internal<'kind'>>();
-
   observe(type: string, method: string, status: number, seconds: number, longRunning: boolean): void {
     const key = `${type} ${method}`;
-    let c = this.children.get(key);
-    if (!c) {
+    let s = this.series.get(key);
+    if (!s) {
       const labels = { type, method };
-      c = { requests: this.requests.labels(labels), errors: this.errors.labels(labels), latency: this.latency.labels(labels), errorLatency: this.errorLatency.labels(labels) };
-      this.children.set(key, c);
+      s = { labels, requests: 0, errors: 0, latency: this.latency.seriesFor(labels), errorLatency: this.errorLatency.seriesFor(labels) };
+      this.series.set(key, s);
     }
-    c.requests.inc();
+    s.requests += 1;
     if (status >= 400 || status === 0) {
-      c.errors.inc();
-      c.errorLatency.observe(seconds);
-    } else if (!longRunning) c.latency.observe(seconds);
+      s.errors += 1;
+      s.errorLatency.observe(seconds);
+    } else if (!longRunning) s.latency.observe(seconds);
   }
 
-  inflightBy(kind: string): Gauge.Internal<'kind'> {
-    let g = this.inflightChildren.get(kind);
-    if (!g) {
-      g = this.inflight.labels({ kind });
-      this.inflightChildren.set(kind, g);
-    }
-    return g;
+  /** One more request of this kind (normal, watch, upgrade) in flight. */
+  enter(kind: string): void {
+    this.inflightCounts.set(kind, (this.inflightCounts.get(kind) ?? 0) + 1);
+  }
+
+  leave(kind: string): void {
+    this.inflightCounts.set(kind, (this.inflightCounts.get(kind) ?? 0) - 1);
   }
 }
 

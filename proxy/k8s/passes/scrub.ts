@@ -9,7 +9,10 @@ export interface RequestedImpersonation {
 }
 
 /** Header names are compared after lower-casing and mapping `_` to `-`, as some front proxies do. */
-const canonical = (name: string): string => name.toLowerCase().replace(/_/g, '-');
+const canonical = (name: string): string => {
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replace(/_/g, '-') : lower;
+};
 
 const IDENTITY_PREFIXES = ['impersonate-', 'x-remote-', 'x-forwarded-'];
 const IDENTITY_NAMES = new Set(['authorization', 'forwarded', 'x-real-ip', 'cookie', 'audit-id', 'proxy-authorization']);
