@@ -33,30 +33,22 @@ export class ProxyMetrics {
     const registers = [registry];
     const buckets = Array.from({ length: 16 }, (_, n) => 0.00025 * 2 ** n);
     const metrics = this;
-    this.requests = new Counter({
-      name: 'bcs_api_request_count_total',
-      help: 'Requests handled, by surface type and method',
-      labelNames: ['type', 'method'],
-      registers,
-      collect() {
-        for (const s of metrics.series.values()) {
-          if (s.requests) this.inc(s.labels, s.requests);
-          s.requests = 0;
-        }
-      },
-    });
-    this.errors = new Counter({
-      name: 'bcs_api_request_err_count_total',
-      help: 'Requests that failed (status >= 400 or transport error)',
-      labelNames: ['type', 'method'],
-      registers,
-      collect() {
-        for (const s of metrics.series.values()) {
-          if (s.errors) this.inc(s.labels, s.errors);
-          s.errors = 0;
-        }
-      },
-    });
+    // Hands what was counted since the last read to prom-client, which keeps the running total.
+    const perRequest = (name: string, help: string, field: 'requests' | 'errors'): Counter<'type' | 'method'> =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['type', 'method'],
+        registers,
+        collect() {
+          for (const s of metrics.series.values()) {
+            if (s[field]) this.inc(s.labels, s[field]);
+            s[field] = 0;
+          }
+        },
+      });
+    this.requests = perRequest('bcs_api_request_count_total', 'Requests handled, by surface type and method', 'requests');
+    this.errors = perRequest('bcs_api_request_err_count_total', 'Requests that failed (status >= 400 or transport error)', 'errors');
     this.latency = new BucketHistogram('bcs_api_request_latency_seconds', 'Time to response headers (long-running requests excluded)', buckets, registry);
     this.errorLatency = new BucketHistogram('bcs_api_request_error_latency_seconds', 'Latency of failed requests', buckets, registry);
     this.inflight = new Gauge({
