@@ -24,7 +24,7 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
  * machine the throughput of everything drifts by ±20% over a minute, so one long run per contender
  * would mostly compare moments. The ratio to `kubectl proxy` is the median of the per-round ratios.
  */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WATCHES = Number(process.env.BENCH_WATCHES ?? 1000);
 /** Watches opened and closed before each memory baseline, so the figure is what a watch holds, not JIT code. */
 const WARMUP_WATCHES = 20;
