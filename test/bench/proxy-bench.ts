@@ -384,6 +384,10 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   const ki = runnable.findIndex((c) => c.name === 'kubectl proxy');
   const gi = runnable.findIndex((c) => c.name.startsWith('bcs-api tunnel'));
   const ratios = ki >= 0 && gi >= 0 ? measured.perRound.map((r) => (r[gi]!.rps ?? 0) / (r[ki]!.rps || 1)) : [];
+  // What a request costs the two servers on each path, per round: steadier than requests/s, which also
+  // depends on how the load generator shares the cores.
+  const pathCpu = (r: Row[], i: number): number => (r[i]!.cpu ?? 0) + (r[i]!.apiCpu ?? 0);
+  const cpuRatios = ki >= 0 && gi >= 0 ? measured.perRound.map((r) => pathCpu(r, gi) / (pathCpu(r, ki) || 1)) : [];
 
   const afterLoad = await watchCost();
   if (ONLY.has('tls')) {
@@ -440,6 +444,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
     ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.rps ? `${((r.rps / d) * 100).toFixed(0)}%` : '-'}${r.note ? ` (${r.note})` : ''} | ${fmt(r.cpu)} | ${fmt(r.apiCpu)} |`),
     '',
     `gateway / kubectl proxy requests/s: ${ratios.length ? `${fmt(median(ratios, (x) => x), 2)}x (median of rounds; each round: ${ratios.map((x) => `${fmt(x, 2)}x`).join(', ')})` : '-'}`,
+    `gateway / kubectl proxy CPU per request, proxy + apiserver: ${cpuRatios.length ? `${fmt(median(cpuRatios, (x) => x), 2)}x (median of rounds; each round: ${cpuRatios.map((x) => `${fmt(x, 2)}x`).join(', ')}; below 1 is cheaper)` : '-'}`,
     watchLine('fresh gateway', fresh),
     watchLine('after the load run', afterLoad),
     tlsWatchLine('fresh gateway; all over ONE HTTP/2 client connection to the TLS listener', h2Watches),
