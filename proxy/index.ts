@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { AuditLog } from './k8s/audit';
 import type { DriverDiscovery } from '../src/discovery/types';
 import type { Mount } from '../src/http/types';
 import type { Runtime } from '../src/runtime';
@@ -36,7 +37,9 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const principals = new PrincipalCache(rt);
   const metrics = new ProxyMetrics(registry);
   const streams = new OpenStreams(principals, rt.logger);
-  const tunnel = new TunnelProxy(rt, principals, metrics, streams);
+  // One audit trail for every surface: one batch per event-loop turn, flushed once at shutdown.
+  const auditLog = new AuditLog(rt.logger);
+  const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog);
   // Changes made elsewhere arrive through the change feed below; the refresh is only a safety net.
   const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry, { refreshMs: 5 * 60_000 });
   // Webhook configuration routes are management calls: the full principal is loaded for the domain's checks.
@@ -48,7 +51,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       return handleAdmissionWebhookRoute(rt, method, uri, body, await authenticate(ctx.em, token, ctx.now()));
     });
   const grants = new GrantAccess(rt);
-  const drivers = new DriverPassthrough(rt, principals, metrics, opts.discovery ?? NO_DISCOVERY, grants, opts.admission ?? runner, webhookRoutes);
+  const drivers = new DriverPassthrough(rt, principals, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, grants, opts.admission ?? runner, webhookRoutes);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
@@ -64,6 +67,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       feed.stop();
       tunnel.stop();
       drivers.stop();
+      auditLog.flush();
       runner?.close();
     },
   };

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
-import { AuditLog, type AuditEvent } from './audit';
+import type { AuditLog, AuditEvent } from './audit';
 import { pathOf } from '../../src/http/request-path';
 import { ClusterCache } from './cluster-cache';
 import { forward } from './forward';
@@ -31,16 +31,15 @@ export class TunnelProxy {
   private readonly clusters: ClusterCache;
   private readonly deps: PipelineDeps;
   private inflight = 0;
-  private readonly auditLog: AuditLog;
 
   constructor(
     private readonly rt: Runtime,
     principals: PrincipalCache,
     private readonly metrics: ProxyMetrics,
     private readonly streams: OpenStreams,
+    private readonly auditLog: AuditLog,
   ) {
     const p = rt.config.proxy;
-    this.auditLog = new AuditLog(rt.logger);
     this.clusters = new ClusterCache(rt, {
       serverName: p.upstreamServerName,
       connectTimeoutMs: p.connectTimeoutSeconds * 1000,
@@ -130,13 +129,7 @@ export class TunnelProxy {
     const longRunning = isLongRunning(req.method ?? 'GET', (req.url ?? '').slice(TUNNEL_PREFIX.length - 1));
     const kind = longRunning ? 'watch' : 'normal';
     if (!this.enter(kind)) return this.reject(res, req, info, started, failures.tooMany('too many requests in flight through the gateway; retry shortly'));
-    let admitted: Admitted | Rejected | Promise<Admitted | Rejected>;
-    try {
-      admitted = this.admitOrUnavailable(req, info);
-    } catch (err) {
-      this.leave(kind);
-      throw err;
-    }
+    const admitted = this.admitOrUnavailable(req, info);
     if (admitted instanceof Promise) return admitted.then((a) => this.proceed(req, res, info, started, longRunning, a));
     this.proceed(req, res, info, started, longRunning, admitted);
   }
@@ -207,7 +200,6 @@ export class TunnelProxy {
   }
 
   stop(): void {
-    this.auditLog.flush();
     this.clusters.close();
   }
 }

@@ -8,7 +8,7 @@ import { readBody } from '../../src/http/respond';
 import { pathOf } from '../../src/http/request-path';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
-import { AuditLog } from '../k8s/audit';
+import type { AuditLog } from '../k8s/audit';
 import type { ProxyMetrics } from '../shared/metrics';
 import type { GrantAccess } from '../shared/grant-access';
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
@@ -89,19 +89,17 @@ function shuffled<T>(items: T[]): T[] {
 export class DriverPassthrough {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly auditLog: AuditLog;
 
   constructor(
     private readonly rt: Runtime,
     private readonly principals: PrincipalCache,
     private readonly metrics: ProxyMetrics,
+    private readonly auditLog: AuditLog,
     private readonly discovery: DriverDiscovery,
     private readonly grants: GrantAccess,
     private readonly admission?: AdmissionRunner,
     private readonly webhookRoutes?: WebhookRouteHandler,
-  ) {
-    this.auditLog = new AuditLog(rt.logger);
-  }
+  ) {}
 
   mounts(): Mount[] {
     return SURFACES.map((s) => ({ prefix: s.prefix, handler: (req, res, info) => this.handle(s, req, res, info) }));
