@@ -3,9 +3,12 @@ export function isLongRunning(method: string, upstreamPath: string): boolean {
   if (method !== 'GET') return false;
   const q = upstreamPath.indexOf('?');
   const path = q < 0 ? upstreamPath : upstreamPath.slice(0, q);
-  const params = new URLSearchParams(q < 0 ? '' : upstreamPath.slice(q + 1));
+  if (/\/watch\//.test(path) || /\/proxy(\/|$)/.test(path)) return true;
+  // Most requests have no query: no parameter parsing on the hot path for them.
+  if (q < 0) return false;
+  const params = new URLSearchParams(upstreamPath.slice(q + 1));
   const truthy = (v: string | null): boolean => v === 'true' || v === '1';
-  return truthy(params.get('watch')) || truthy(params.get('follow')) || /\/watch\//.test(path) || /\/proxy(\/|$)/.test(path);
+  return truthy(params.get('watch')) || truthy(params.get('follow'));
 }
 
 /** The Kubernetes verb for audit lines (list vs get is not told apart without discovery; both are reads). */

@@ -41,16 +41,23 @@ function requestInfo(req: http.IncomingMessage, secure: boolean): RequestInfo {
   };
 }
 
-function matches(path: string, prefix: string): boolean {
-  return path === prefix || path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`) || (prefix.endsWith('/') && path === prefix.slice(0, -1));
+/** Finds the mount for a path: the prefix itself, anything under it, or the prefix without its trailing slash. */
+function mountFinder(mounts: Mount[]): (path: string) => Mount | undefined {
+  // Computed once: the router runs on every request, and the tunnel's mount is not the first one.
+  const routes = mounts.map((mount) => {
+    const under = mount.prefix.endsWith('/') ? mount.prefix : `${mount.prefix}/`;
+    return { mount, exact: mount.prefix, under, bare: under.slice(0, -1) };
+  });
+  return (path) => routes.find((r) => path === r.exact || path === r.bare || path.startsWith(r.under))?.mount;
 }
 
 /** The one request listener behind every listener: dispatches by path prefix, renders unexpected failures. */
 export function requestListener(mounts: Mount[], logger: Logger, secure: boolean): http.RequestListener {
+  const find = mountFinder(mounts);
   return (req, res) => {
     const info = requestInfo(req, secure);
     const path = pathOf(req.url ?? '/');
-    const mount = mounts.find((m) => matches(path, m.prefix));
+    const mount = find(path);
     if (!mount?.setsRequestIdHeader) res.setHeader('x-request-id', info.requestId);
     if (!mount) {
       sendJson(res, 404, { code: 'NOT_FOUND', message: `no route for ${path}` });
@@ -74,11 +81,12 @@ const REFUSED_UPGRADE = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\
 
 /** Upgrade requests (WebSocket, SPDY) go only to mounts that take them; anything else is refused and closed. */
 export function upgradeListener(mounts: Mount[], logger: Logger, secure: boolean) {
+  const find = mountFinder(mounts);
   return (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => undefined);
     const info = requestInfo(req, secure);
     const path = pathOf(req.url ?? '/');
-    const mount = mounts.find((m) => matches(path, m.prefix));
+    const mount = find(path);
     if (!mount?.upgrade) {
       socket.end(REFUSED_UPGRADE);
       return;

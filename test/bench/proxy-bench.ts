@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { generateCerts } from '../helpers/fake-kube/certs';
+import { collectGarbage } from './collect-garbage';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
@@ -287,14 +288,17 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(work, 'gw-cert.pem'), certs.certPem);
   fs.writeFileSync(path.join(work, 'gw-key.pem'), certs.keyPem);
   let gateways = 0;
-  const startGateway = async (): Promise<{ base: string; tlsBase: string; admin: string; prefix: string; pid: number; stop: () => void }> => {
+  type Gateway = { base: string; tlsBase: string; admin: string; prefix: string; pid: number; log: string; stop: () => void };
+  // --inspect-port=0: the inspector stays closed until a memory reading asks for a full collection (SIGUSR1).
+  const startGateway = async (): Promise<Gateway> => {
     const n = (gateways += 1);
     const plainPort = await freePort();
     fs.writeFileSync(
       path.join(work, `gw${n}.yaml`),
       `data_dir: ${work}/data${n}\naddress: 127.0.0.1\nport: 0\nserver_cert_file: ${work}/gw-cert.pem\nserver_key_file: ${work}/gw-key.pem\ninsecure_port: ${plainPort}\nlog_level: warn\nproxy:\n  max_inflight: ${WATCHES * 2 + 100}\n`,
     );
-    const gw = await start(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, path.join(work, `gw${n}.log`));
+    const log = path.join(work, `gw${n}.log`);
+    const gw = await start(process.execPath, ['--inspect-port=0', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, log);
     const base = `http://127.0.0.1:${plainPort}`;
     const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
     const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
@@ -304,20 +308,23 @@ async function main(): Promise<void> {
     const cluster = (await api('POST', '/rest/clusters/bcs', { id: 'BENCH-K8S-1', project_id: 'bench', cluster_type: 'k8s' })) as { identifier: string };
     const [rtoken] = (await api('POST', '/rest/clusters/BENCH-K8S-1/register_tokens')) as { token: string }[];
     await api('PUT', '/rest/clusters/BENCH-K8S-1/credentials', { register_token: rtoken!.token, server_addresses: fake.url, cacert_data: fake.caPem, user_token: fake.token }, false);
-    return { base, tlsBase: gw.match[1]!, admin, prefix: `/tunnels/clusters/${cluster.identifier}`, pid: gw.child.pid!, stop: () => gw.child.kill() };
+    return { base, tlsBase: gw.match[1]!, admin, prefix: `/tunnels/clusters/${cluster.identifier}`, pid: gw.child.pid!, log, stop: () => gw.child.kill() };
   };
-  const gwA = await startGateway();
-  const { admin } = gwA;
-  const tunnel = `${gwA.base}${gwA.prefix}`;
-  const gwPid = gwA.pid;
+  /** The gateway's resident memory once a full collection has run (what it holds, not garbage pending). */
+  const liveRssKiB = async (gw: Gateway): Promise<number> => {
+    await collectGarbage(gw.pid, gw.log);
+    await sleep(500);
+    return rssKiB(gw.pid);
+  };
   /** RSS growth per watch over WATCHES idle watches, each on its own HTTP/1.1 client connection. */
-  const watchCost = async (): Promise<{ before: number; after: number } | undefined> => {
-    if (!ONLY.has('watches')) return undefined;
+  const watchCost = async (gw: Gateway): Promise<{ before: number; after: number }> => {
+    const tunnelOf = `${gw.base}${gw.prefix}`;
+    const gwPid = gw.pid;
     // The watch path's code is compiled once per process, not per watch: a few watches first.
-    for (const w of await openWatches(tunnel, admin, WARMUP_WATCHES)) w.destroy();
+    for (const w of await openWatches(tunnelOf, gw.admin, WARMUP_WATCHES)) w.destroy();
     await sleep(1000);
     const heap = async (): Promise<string> => {
-      const text = await (await fetch(`${gwA.base}/metrics`)).text();
+      const text = await (await fetch(`${gw.base}/metrics`)).text();
       return text.split('\n').filter((l) => /^nodejs_heap_space_size_total_bytes|^nodejs_external_memory_bytes|^nodejs_heap_size_used_bytes/.test(l)).map((l) => l.replace(/nodejs_|_bytes/g, '')).join('\n');
     };
     if (process.env.BENCH_HEAP) process.stderr.write(`before:\n${await heap()}\n`);
@@ -325,10 +332,10 @@ async function main(): Promise<void> {
       process.kill(gwPid, 'SIGUSR2');
       await sleep(15000);
     }
-    const before = rssKiB(gwPid);
-    const watches = await openWatches(tunnel, admin, WATCHES);
+    const before = await liveRssKiB(gw);
+    const watches = await openWatches(tunnelOf, gw.admin, WATCHES);
     await sleep(3000);
-    const after = rssKiB(gwPid);
+    const after = await liveRssKiB(gw);
     if (process.env.BENCH_HEAP) process.stderr.write(`after:\n${await heap()}\n`);
     if (process.env.BENCH_HEAP_SNAPSHOT) {
       process.kill(gwPid, 'SIGUSR2');
@@ -338,9 +345,21 @@ async function main(): Promise<void> {
     await sleep(1000);
     return { before, after };
   };
-  // Twice: on a gateway that has served nothing yet, and after the load run, whose heap headroom
-  // absorbs part of the watches' growth (the figure this benchmark used to print).
-  const fresh = await watchCost();
+  // Twice: on a gateway of its own that has served nothing yet, and on the loaded gateway after the load
+  // run. The loaded one opens its inspector only then, so nothing of it is open during the rounds.
+  let fresh: { before: number; after: number } | undefined;
+  if (ONLY.has('watches')) {
+    const gw = await startGateway();
+    try {
+      fresh = await watchCost(gw);
+    } finally {
+      gw.stop();
+    }
+  }
+  const gwA = await startGateway();
+  const { admin } = gwA;
+  const tunnel = `${gwA.base}${gwA.prefix}`;
+  const gwPid = gwA.pid;
 
   // The same small GET through every contender, in turns. The load generator does not verify
   // certificates (autocannon never does); the proxies under test do.
@@ -389,7 +408,6 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   const pathCpu = (r: Row[], i: number): number => (r[i]!.cpu ?? 0) + (r[i]!.apiCpu ?? 0);
   const cpuRatios = ki >= 0 && gi >= 0 ? measured.perRound.map((r) => pathCpu(r, gi) / (pathCpu(r, ki) || 1)) : [];
 
-  const afterLoad = await watchCost();
   if (ONLY.has('tls')) {
     rows.push(await warmLoad('bcs-api tunnel, TLS listener, HTTP/1.1 (super user)', `${gwA.tlsBase}${gwA.prefix}${PATH}`, { authorization: `Bearer ${admin}` }, gwPid));
     try {
@@ -398,6 +416,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
       rows.push({ name: 'bcs-api tunnel, TLS listener, h2', note: `failed: ${(err as Error).message}` });
     }
   }
+  const afterLoad = ONLY.has('watches') ? await watchCost(gwA) : undefined;
   gwA.stop();
   /** The same growth on a gateway of its own that has served nothing, over the TLS listener. */
   const tlsWatchCost = async (how: 'h2' | 'http1'): Promise<{ before: number; after: number } | string> => {
@@ -406,7 +425,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
       if (how === 'h2') (await openH2Watches(gw.tlsBase, certs.caPem, gw.prefix, gw.admin, WARMUP_WATCHES)).destroy();
       else for (const w of await openTlsWatches(gw.tlsBase, certs.caPem, gw.prefix, gw.admin, WARMUP_WATCHES)) w.destroy();
       await sleep(1000);
-      const before = rssKiB(gw.pid);
+      const before = await liveRssKiB(gw);
       let close: () => void;
       if (how === 'h2') {
         const session = await openH2Watches(gw.tlsBase, certs.caPem, gw.prefix, gw.admin, WATCHES);
@@ -416,7 +435,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
         close = () => reqs.forEach((r) => r.destroy());
       }
       await sleep(3000);
-      const after = rssKiB(gw.pid);
+      const after = await liveRssKiB(gw);
       close();
       return { before, after };
     } catch (err) {
@@ -437,7 +456,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   const d = rows[0]?.rps ?? 1;
   const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '-' : n.toFixed(digits));
   const lines = [
-    `GET ${PATH} (${CONNECTIONS} connections; each contender warmed up 2s, then ${ROUNDS} rounds of ${DURATION}s taking turns, median round shown; Node ${process.version}, ${os.cpus().length} CPUs; all processes on this machine)`,
+    `GET ${PATH} (${CONNECTIONS} connections; each contender warmed up 2s, then ${ROUNDS} rounds of ${DURATION}s taking turns, median round shown; Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown model'}); all processes on this machine)`,
     '',
     '| path | requests/s | p50 ms | p99 ms | vs direct | proxy CPU µs/request | apiserver CPU µs/request |',
     '|---|---|---|---|---|---|---|',
