@@ -117,6 +117,8 @@ type NativeWatch = (type: number, state: number, path: string) => void;
 interface NativeZk extends EventEmitter {
   init(config: Record<string, unknown>): NativeZk;
   close(): unknown;
+  /** The C client's `zoo_state()`: 3 connected, 5 read-only, 1/2 connecting, 999 not connected, 0 closed. */
+  readonly state: number;
   readonly timeout: number;
   readonly client_id: unknown;
   readonly client_password: string;
@@ -148,11 +150,19 @@ function toBuffer(data: unknown): Buffer {
   return Buffer.alloc(0);
 }
 
+/** `zoo_state()` values with a live link (connected, or connected to a read-only server). */
+const LINK_UP_STATES: ReadonlySet<number> = new Set([3, 5]);
+/** How often the link is checked against the native state besides after each call (see `checkLink`). */
+const LINK_CHECK_MS = 1000;
+
 /** The production client: one native handle per instance, connecting as soon as it is created. */
 export class NativeZkClient extends EventEmitter implements ZkClient {
   private readonly zk: NativeZk;
   /** After `close` the native handle must not be used again (the package's README: it may crash). */
   private closed = false;
+  /** What this client last reported: `connect` (true) or `connecting` (false). */
+  private linkUp = false;
+  private readonly linkCheck: NodeJS.Timeout;
 
   constructor(private readonly options: ZkClientOptions) {
     super();
@@ -169,13 +179,38 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
       config.client_password = options.session.password;
     }
     this.zk = new Native(config);
-    this.zk.on('connect', () => this.emit('connect'));
-    this.zk.on('connecting', () => this.emit('connecting'));
+    this.zk.on('connect', () => {
+      this.linkUp = true;
+      this.emit('connect');
+    });
+    this.zk.on('connecting', () => this.linkLost());
     this.zk.on('close', (_self: unknown, code: unknown) => {
       this.closed = true;
+      clearInterval(this.linkCheck);
       this.emit('close', typeof code === 'number' ? code : 0);
     });
+    this.linkCheck = setInterval(() => this.checkLink(), LINK_CHECK_MS).unref();
     this.zk.init({});
+  }
+
+  private linkLost(): void {
+    if (!this.linkUp) return;
+    this.linkUp = false;
+    this.emit('connecting');
+  }
+
+  /**
+   * The C client can lose its link without a session event: when sending a new request fails on a
+   * socket the server has closed (`nonblocking_send`), it closes the socket and marks itself not
+   * connected, but tells no watcher, so a `connecting` event never comes. It reconnects and reports
+   * `connect` as usual. Comparing its state after each call, and every second, reports the loss.
+   */
+  private checkLink(): void {
+    if (this.closed || !this.linkUp || LINK_UP_STATES.has(this.zk.state)) return;
+    // Not from inside the caller's call: listeners may issue calls of their own.
+    process.nextTick(() => {
+      if (!this.closed && !LINK_UP_STATES.has(this.zk.state)) this.linkLost();
+    });
   }
 
   get sessionTimeoutMs(): number {
@@ -200,6 +235,7 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
         else reject(new ZkError(code, op, path, error));
       });
       if (typeof rc === 'number' && rc !== ZK_RC.OK) reject(new ZkError(rc, op, path, 'rejected by the client'));
+      this.checkLink();
     });
   }
 
@@ -248,6 +284,7 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.linkCheck);
     this.zk.close();
   }
 }

@@ -318,10 +318,10 @@ async function main(): Promise<void> {
   };
   /** RSS growth per watch over WATCHES idle watches, each on its own HTTP/1.1 client connection. */
   const watchCost = async (gw: Gateway): Promise<{ before: number; after: number }> => {
-    const tunnelOf = `${gw.base}${gw.prefix}`;
+    const watchBase = `${gw.base}${gw.prefix}`;
     const gwPid = gw.pid;
     // The watch path's code is compiled once per process, not per watch: a few watches first.
-    for (const w of await openWatches(tunnelOf, gw.admin, WARMUP_WATCHES)) w.destroy();
+    for (const w of await openWatches(watchBase, gw.admin, WARMUP_WATCHES)) w.destroy();
     await sleep(1000);
     const heap = async (): Promise<string> => {
       const text = await (await fetch(`${gw.base}/metrics`)).text();
@@ -333,7 +333,7 @@ async function main(): Promise<void> {
       await sleep(15000);
     }
     const before = await liveRssKiB(gw);
-    const watches = await openWatches(tunnelOf, gw.admin, WATCHES);
+    const watches = await openWatches(watchBase, gw.admin, WATCHES);
     await sleep(3000);
     const after = await liveRssKiB(gw);
     if (process.env.BENCH_HEAP) process.stderr.write(`after:\n${await heap()}\n`);

@@ -103,9 +103,20 @@ export class ZooKeeperServer {
   async start(timeoutMs = 20_000): Promise<void> {
     if (this.proc) return;
     const log = fs.openSync(path.join(this.dir, 'server.log'), 'a');
+    // Through a shell that closes every inherited descriptor above stderr before it becomes the JVM. The
+    // C client's sockets are not close-on-exec (the package builds it without SOCK_CLOEXEC), so a server
+    // started while a test's client is reconnecting would hold that socket open; its stale epoll
+    // registration then woke every later client on the same descriptor number with nothing to read, and
+    // the binding closed each one as "expired" after ten empty wake-ups. The gateway itself starts no
+    // processes, so only this test server meets it.
     const proc = spawn(
-      JAVA,
-      ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', ZOOKEEPER_JAR, 'org.apache.zookeeper.server.ZooKeeperServerMain', path.join(this.dir, 'zoo.cfg')],
+      '/bin/bash',
+      [
+        '-c',
+        'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done; exec "$0" "$@"',
+        JAVA,
+        ...['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', ZOOKEEPER_JAR, 'org.apache.zookeeper.server.ZooKeeperServerMain', path.join(this.dir, 'zoo.cfg')],
+      ],
       { stdio: ['ignore', log, log] },
     );
     fs.closeSync(log);
@@ -214,6 +225,16 @@ export class BlackholeProxy {
 
   blackhole(): void {
     this.dropping = true;
+  }
+
+  /**
+   * Resets every connection to its client (TCP RST) and holds this thread until the reset has landed, so
+   * the client's next call finds its socket dead before its event loop has read the news. New
+   * connections are still accepted.
+   */
+  resetClients(): void {
+    for (const s of this.sockets) if (s.remotePort !== this.targetPort) s.resetAndDestroy();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
   }
 
   /** Lets traffic through again; connections that lost bytes are reset (their streams are corrupt). */

@@ -154,6 +154,27 @@ describe('zookeeper discovery faults', () => {
     await cleanCluster();
   });
 
+  test('a connection lost under a call in flight is noticed, though the native client reports no state change', async () => {
+    const proxy = await BlackholeProxy.start(zk.port);
+    try {
+      await driver('127.0.0.41');
+      const { d, clients, seen } = discovery(proxy.connectString);
+      await waitFor('synced', () => d.state() === 'connected' && ips(d).length === 1);
+      // The C client's send of a new request fails on the reset socket: it marks itself not connected
+      // but raises no session event (nonblocking_send), so nothing tells the discovery the link is gone.
+      proxy.resetClients();
+      clients[0]!.exists('/bcs').catch(() => undefined);
+      await waitFor('disconnect noticed', () => seen.includes('disconnect'), 3000);
+      await waitFor('fresh again on the same session', () => d.state() === 'connected', 10_000);
+      assert.equal(clients.length, 1, 'the session survived: no new client');
+      assert.deepEqual(ips(d), ['127.0.0.41']);
+      await d.stop();
+    } finally {
+      await proxy.close();
+    }
+    await cleanCluster();
+  });
+
   test('a session ended under the discovery (client factory seam): new client, watches and own node re-created', async () => {
     const a = await driver('127.0.0.31');
     const { d, clients, seen } = discovery(zk.connectString);
