@@ -1,30 +1,49 @@
-import { changesSince, latestChangeId, type ChangeListener } from './changes';
+import { changesSince, latestChangeIds, type ChangeListener, type ChangeRecord } from './changes';
 import type { Runtime } from '../runtime';
+
+/**
+ * How long an id missing below the newest one read is looked for. Ids are handed out when a row is
+ * inserted, not when its transaction commits: on MySQL/MariaDB a transaction holding a lower id can
+ * commit after a higher one has been read. (Most missing ids are rolled-back inserts that never come.)
+ */
+export const GAP_GRACE_MS = 60_000;
+/** Missing ids remembered at most: a jump of the counter is not that many open transactions. */
+export const MAX_GAPS = 1000;
 
 /**
  * Keeps in-memory caches current without a database read per request: hears committed changes from
  * this process at once (ChangeBus), and polls the shared change feed for changes made by other
- * processes (the API when the proxy runs as a sidecar). One indexed query per interval.
+ * processes (the API when the proxy runs as a sidecar). One indexed query per interval, which also asks
+ * again for ids skipped over (see GAP_GRACE_MS), so a change committed out of id order is not lost.
  */
 export class ChangeFeedFollower {
   private lastId = 0;
-  /** Feed ids already delivered through the in-process bus, above lastId. */
+  /** Ids below lastId not seen yet → when they were first missed. */
+  private readonly gaps = new Map<number, number>();
+  /** Feed ids already delivered through the in-process bus and not yet met by the poll. */
   private readonly heard = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private failing = false;
+  private polling = false;
 
   constructor(
     private readonly rt: Runtime,
     private readonly listener: ChangeListener,
     private readonly intervalMs = 500,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async start(): Promise<void> {
-    this.lastId = await latestChangeId(this.rt.orm.em.fork());
+    // Below where reading starts, transactions may still be open too: their ids are gaps like any other.
+    const recent = await latestChangeIds(this.rt.orm.em.fork(), MAX_GAPS);
+    const last = recent[recent.length - 1] ?? 0;
+    const seen = new Set(recent);
+    for (let id = Math.max(1, last - MAX_GAPS + 1); id < last; id += 1) if (!seen.has(id)) this.gaps.set(id, this.now());
+    this.lastId = last;
     this.unsubscribe = this.rt.deps.changes.subscribe((kind, key, feedId) => {
       // Heard at once; the poll will meet the same row and must not deliver it twice.
-      if (feedId !== undefined && feedId > this.lastId) this.heard.add(feedId);
+      if (feedId !== undefined && (feedId > this.lastId || this.gaps.has(feedId))) this.heard.add(feedId);
       this.listener(kind, key);
     });
     this.timer = setInterval(() => void this.poll(), this.intervalMs);
@@ -33,22 +52,47 @@ export class ChangeFeedFollower {
 
   /** Applies everything recorded since the last poll; errors keep the caches serving (a DB blip must not break kubectl). */
   async poll(): Promise<void> {
+    // A slow query must not let the next tick read the same rows again.
+    if (this.polling) return;
+    this.polling = true;
     try {
+      this.forgetOldGaps();
       for (;;) {
-        const batch = await changesSince(this.rt.orm.em.fork(), this.lastId);
-        for (const c of batch) {
-          if (!this.heard.delete(c.id)) this.listener(c.kind, c.key);
-        }
-        if (batch.length) this.lastId = batch[batch.length - 1]!.id;
-        for (const id of this.heard) if (id <= this.lastId) this.heard.delete(id);
+        const batch = await changesSince(this.rt.orm.em.fork(), this.lastId, [...this.gaps.keys()]);
+        for (const c of batch) this.take(c);
         if (batch.length < 1000) break;
       }
+      for (const id of this.heard) if (id <= this.lastId && !this.gaps.has(id)) this.heard.delete(id);
       if (this.failing) this.rt.logger.info('change feed readable again');
       this.failing = false;
     } catch (err) {
       if (!this.failing) this.rt.logger.warn({ err }, 'cannot read the change feed; proxy caches keep serving what they have');
       this.failing = true;
+    } finally {
+      this.polling = false;
     }
+  }
+
+  /** Rows come oldest first: late commits of missing ids, then the new ones, whose skipped ids become gaps. */
+  private take(c: ChangeRecord): void {
+    if (c.id <= this.lastId) {
+      if (!this.gaps.delete(c.id)) return;
+    } else {
+      const now = this.now();
+      for (let id = Math.max(this.lastId + 1, c.id - MAX_GAPS); id < c.id; id += 1) this.gaps.set(id, now);
+      this.lastId = c.id;
+      // Oldest first in a Map's order: the ids least likely to still be in an open transaction go.
+      for (const id of this.gaps.keys()) {
+        if (this.gaps.size <= MAX_GAPS) break;
+        this.gaps.delete(id);
+      }
+    }
+    if (!this.heard.delete(c.id)) this.listener(c.kind, c.key);
+  }
+
+  private forgetOldGaps(): void {
+    const cutoff = this.now() - GAP_GRACE_MS;
+    for (const [id, missedAt] of this.gaps) if (missedAt < cutoff) this.gaps.delete(id);
   }
 
   stop(): void {

@@ -45,16 +45,20 @@ export interface ChangeRecord {
   key: string;
 }
 
-/** The feed after `afterId`, oldest first (one indexed range query). */
-export async function changesSince(em: EntityManager, afterId: number, limit = 1000): Promise<ChangeRecord[]> {
-  const rows = await em.find(ChangeEvent, { id: { $gt: afterId } }, { orderBy: { id: 'asc' }, limit, fields: ['id', 'kind', 'key'] });
+/**
+ * The feed after `afterId`, plus the rows among `missing` (ids below it not seen yet), oldest first: one
+ * indexed query.
+ */
+export async function changesSince(em: EntityManager, afterId: number, missing: readonly number[] = [], limit = 1000): Promise<ChangeRecord[]> {
+  const where = missing.length ? { $or: [{ id: { $gt: afterId } }, { id: { $in: [...missing] } }] } : { id: { $gt: afterId } };
+  const rows = await em.find(ChangeEvent, where, { orderBy: { id: 'asc' }, limit, fields: ['id', 'kind', 'key'] });
   return rows.map((r) => ({ id: r.id, kind: r.kind, key: r.key }));
 }
 
-/** Where the feed ends now; a new reader starts here (its caches are empty anyway). */
-export async function latestChangeId(em: EntityManager): Promise<number> {
-  const [last] = await em.find(ChangeEvent, {}, { orderBy: { id: 'desc' }, limit: 1, fields: ['id'] });
-  return last?.id ?? 0;
+/** The ids of the newest `count` feed rows, oldest first: where a new reader starts, and what it has not seen below. */
+export async function latestChangeIds(em: EntityManager, count: number): Promise<number[]> {
+  const rows = await em.find(ChangeEvent, {}, { orderBy: { id: 'desc' }, limit: count, fields: ['id'] });
+  return rows.map((r) => r.id).reverse();
 }
 
 /** Drops feed rows older than `before`; readers poll far more often than that. */
