@@ -28,8 +28,18 @@ export const ZK_CREATE = { PERSISTENT: 0, EPHEMERAL: 1, PERSISTENT_SEQUENTIAL: 2
 /** Watch event types delivered to watchers. */
 export const ZK_EVENT = { CREATED: 1, DELETED: 2, CHANGED: 3, CHILD: 4, SESSION: -1, NOTWATCHING: -2 } as const;
 
-/** Close codes carried by the `close` event: 0 = closed by us, -112 = session expired, -113 = auth failed. */
-export const ZK_CLOSE = { BY_CLIENT: 0, SESSION_EXPIRED: -112, AUTH_FAILED: -113 } as const;
+/**
+ * Close codes carried by the `close` event: 0 = closed by us, -112 = session expired, -113 = auth failed,
+ * 1 = the link broke under a call and the handle was closed at once (see `NativeZkClient.call`); the
+ * session itself may live on, and the event then carries what a new client needs to resume it.
+ */
+export const ZK_CLOSE = { BY_CLIENT: 0, SESSION_EXPIRED: -112, AUTH_FAILED: -113, LINK_LOST: 1 } as const;
+
+/** What resumes a session on a new client. */
+export interface ZkSession {
+  id: string;
+  password: string;
+}
 
 export const ZK_PERM_ALL = 31;
 
@@ -82,7 +92,7 @@ export type ZkWatcher = (event: ZkWatchEvent) => void;
  */
 export interface ZkClient {
   on(event: 'connect' | 'connecting', listener: () => void): this;
-  on(event: 'close', listener: (code: number) => void): this;
+  on(event: 'close', listener: (code: number, resume?: ZkSession) => void): this;
   /** Negotiated session timeout once connected, else the requested one. */
   readonly sessionTimeoutMs: number;
   /** Session id (hex) once connected, else ''. */
@@ -105,8 +115,8 @@ export interface ZkClientOptions {
   sessionTimeoutMs: number;
   /** The C client's log level: 0 = off, 1 = error (default), 2 = warn, 3 = info, 4 = debug. */
   logLevel?: number;
-  /** Resume an existing session (tests use it to take a session over and force its expiry). */
-  session?: { id: string; password: string };
+  /** Resume an existing session (after a lost link; tests also use it to take a session over and force its expiry). */
+  session?: ZkSession;
 }
 
 export type ZkClientFactory = (options: ZkClientOptions) => ZkClient;
@@ -163,6 +173,8 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
   /** What this client last reported: `connect` (true) or `connecting` (false). */
   private linkUp = false;
   private readonly linkCheck: NodeJS.Timeout;
+  /** Set when the handle was closed because its link broke under a call: the session to resume. */
+  private lostSession: ZkSession | undefined;
 
   constructor(private readonly options: ZkClientOptions) {
     super();
@@ -187,7 +199,10 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
     this.zk.on('close', (_self: unknown, code: unknown) => {
       this.closed = true;
       clearInterval(this.linkCheck);
-      this.emit('close', typeof code === 'number' ? code : 0);
+      const lost = this.lostSession;
+      // Reported after the call that found the link broken has returned, not from inside it.
+      if (lost) process.nextTick(() => this.emit('close', ZK_CLOSE.LINK_LOST, lost));
+      else this.emit('close', typeof code === 'number' ? code : 0);
     });
     this.linkCheck = setInterval(() => this.checkLink(), LINK_CHECK_MS).unref();
     this.zk.init({});
@@ -200,10 +215,8 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
   }
 
   /**
-   * The C client can lose its link without a session event: when sending a new request fails on a
-   * socket the server has closed (`nonblocking_send`), it closes the socket and marks itself not
-   * connected, but tells no watcher, so a `connecting` event never comes. It reconnects and reports
-   * `connect` as usual. Comparing its state after each call, and every second, reports the loss.
+   * The C client can lose its link without a session event, so a `connecting` event never comes: the
+   * state is compared every second (and see `call`).
    */
   private checkLink(): void {
     if (this.closed || !this.linkUp || LINK_UP_STATES.has(this.zk.state)) return;
@@ -227,16 +240,35 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
     return this.zk.client_password;
   }
 
+  /**
+   * When sending a new request fails on a socket the server has closed, the C client closes the socket
+   * and marks itself not connected (`nonblocking_send`) but tells neither a watcher nor the binding,
+   * whose poll then watches a closed descriptor until its next timer tick (up to a third of the session
+   * timeout). A socket opened meanwhile anywhere in the process can take that number, and the binding's
+   * late clean-up then breaks that socket's polling or aborts the process (libuv's poll assertion, seen
+   * in a test). So a link that breaks during a call closes the handle at once, before anything else can
+   * run, and `close` carries the session for a new client to resume.
+   */
   private call<T>(op: string, path: string, start: (cb: Cb) => number, pick: (rest: unknown[]) => T): Promise<T> {
     if (this.closed) return Promise.reject(new ZkError(ZK_RC.INVALIDSTATE, op, path, 'client is closed'));
+    const wasUp = LINK_UP_STATES.has(this.zk.state);
     return new Promise<T>((resolve, reject) => {
       const rc = start((code, error, ...rest) => {
         if (code === ZK_RC.OK) resolve(pick(rest));
         else reject(new ZkError(code, op, path, error));
       });
       if (typeof rc === 'number' && rc !== ZK_RC.OK) reject(new ZkError(rc, op, path, 'rejected by the client'));
-      this.checkLink();
+      if (wasUp && !this.closed && !LINK_UP_STATES.has(this.zk.state)) this.dropBrokenLink();
     });
+  }
+
+  private dropBrokenLink(): void {
+    this.lostSession = { id: this.sessionId, password: this.zk.client_password };
+    this.linkUp = false;
+    this.closed = true;
+    clearInterval(this.linkCheck);
+    // Not connected, so the C client sends no close request: the session stays open on the server.
+    this.zk.close();
   }
 
   private static native(watcher: ZkWatcher): NativeWatch {

@@ -8,6 +8,8 @@
  * - link lost (`connecting`): keep serving the cache; after one session timeout without a connection
  *   the entries are stale: `drivers()` returns [] and `state()` is 'stale' until the next full sync;
  * - re-connected within the session: the C client re-registers its watches; we re-list anyway;
+ * - link broken under a call (`close` with LINK_LOST; see zk-client): a new client resumes the session,
+ *   every watch re-armed, the own node adopted;
  * - session expired (`close`; the handle is dead): a new client, every watch re-armed, the cache rebuilt
  *   by diffing a full re-list against it, and this gateway's own node registered again.
  */
@@ -26,6 +28,7 @@ import {
   type ZkAcl,
   type ZkClient,
   type ZkClientFactory,
+  type ZkSession,
   type ZkWatcher,
 } from './zk-client';
 
@@ -297,11 +300,11 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
 
   // ---- sessions --------------------------------------------------------------------------------------
 
-  private openSession(): void {
+  private openSession(resume?: ZkSession): void {
     if (this.stopped) return;
     let client: ZkClient;
     try {
-      client = this.factory({ connect: this.hosts, sessionTimeoutMs: this.requestedTimeoutMs, logLevel: this.options.nativeLogLevel });
+      client = this.factory({ connect: this.hosts, sessionTimeoutMs: this.requestedTimeoutMs, logLevel: this.options.nativeLogLevel, session: resume });
     } catch (err) {
       this.log?.error({ err }, 'cannot create a zookeeper client; retrying');
       this.scheduleReopen();
@@ -311,7 +314,7 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
     this.session = s;
     client.on('connect', () => this.isCurrent(s) && this.onConnected(s));
     client.on('connecting', () => this.isCurrent(s) && this.onDisconnected(s));
-    client.on('close', (code) => this.isCurrent(s) && this.onSessionEnded(s, code));
+    client.on('close', (code, lost) => this.isCurrent(s) && this.onSessionEnded(s, code, lost));
     if (this.options.auth) {
       // Queued by the client and sent first on (re)connect, as the original's AddAuth.
       client.addAuth('digest', `${this.options.auth.user}:${this.options.auth.password}`).catch((err: unknown) => {
@@ -388,12 +391,21 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
     }, timeoutMs);
   }
 
-  private onSessionEnded(s: Session, code: number): void {
+  private onSessionEnded(s: Session, code: number, lost?: ZkSession): void {
     const timeoutMs = s.client.sessionTimeoutMs;
     const wasConnected = s.connected;
     this.endSession(s, false);
     this.session = undefined;
     this.markDisconnected(timeoutMs);
+    if (code === ZK_CLOSE.LINK_LOST && lost) {
+      // The handle is gone but the session may not be: a new client resumes it (its own node with it),
+      // and re-arms every watch as after any new client. If the server has let it expire meanwhile,
+      // that client closes as expired and the usual path follows.
+      this.log?.warn({ session: s.seq }, 'zookeeper link broke under a call; resuming the session on a new client');
+      if (wasConnected) this.emit('disconnect');
+      this.openSession(lost);
+      return;
+    }
     const reason = code === ZK_CLOSE.SESSION_EXPIRED ? 'expired' : code === ZK_CLOSE.AUTH_FAILED ? 'auth failed' : `closed (${code})`;
     this.log?.warn({ session: s.seq, code }, `zookeeper session ${reason}; creating a new client`);
     if (wasConnected) this.emit('disconnect');

@@ -228,13 +228,11 @@ export class BlackholeProxy {
   }
 
   /**
-   * Stops listening, resets every connection to its client (TCP RST) and holds this thread until the
-   * reset has landed, so the client's next call finds its socket dead before its event loop has read
-   * the news. Nothing new is accepted: the C client's binding still polls the descriptor number the
-   * reset freed until its next timer tick, so no socket of this process may take that number meanwhile.
+   * Resets every connection to its client (TCP RST) and holds this thread until the reset has landed,
+   * so the client's next call finds its socket dead before its event loop has read the news. New
+   * connections are accepted as before.
    */
-  resetAndRefuse(): void {
-    this.server.close();
+  resetClients(): void {
     for (const s of this.sockets) if (s.remotePort !== this.targetPort) s.resetAndDestroy();
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
   }
@@ -247,7 +245,6 @@ export class BlackholeProxy {
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    if (!this.server.listening) return;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
