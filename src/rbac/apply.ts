@@ -176,6 +176,16 @@ export class RbacClient {
         result.failed.push({ op: 'delete', target, message: errMessage(err) });
       }
     }
+    for (const r of plan.removeRoles) {
+      const target: ObjectRef = { kind: 'ClusterRole', name: r.name };
+      try {
+        await this.api.deleteClusterRole({ name: r.name }, this.opts());
+        result.removed.push(target);
+      } catch (err) {
+        if (httpCode(err) === 404) continue;
+        result.failed.push({ op: 'delete', target, message: errMessage(err) });
+      }
+    }
     return result;
   }
 }

@@ -7,6 +7,8 @@
  * RoleBinding when it carries `rolebinding.user.bke.bcs` (the original's labels, §8.4). Nothing else is
  * ever removed. ClusterRoles are identified by their reserved names `bke-<template>`; one that exists
  * without our label (made by the original bcs-api) is adopted: its rules are reset and our label added.
+ * A labelled ClusterRole whose template no longer exists (a deleted custom template: templates in use
+ * cannot be deleted) is removed, after the bindings that still point at it.
  *
  * Unlike the original (which matched bindings by label + roleRef name only), an owned binding counts as
  * satisfying a grant only if its content matches: exactly one subject of that kind and name, and a
@@ -64,6 +66,13 @@ export type PlannedBinding =
   | { kind: 'ClusterRoleBinding'; key: string; body: V1ClusterRoleBinding }
   | { kind: 'RoleBinding'; namespace: string; key: string; body: V1RoleBinding };
 
+/** A ClusterRole of ours whose template was deleted. */
+export interface RoleRemoval {
+  name: string;
+  template: string;
+  reason: 'template-deleted';
+}
+
 export interface BindingRemoval {
   kind: 'ClusterRoleBinding' | 'RoleBinding';
   name: string;
@@ -77,6 +86,8 @@ export interface RbacPlan {
   ensureRoles: RoleChange[];
   create: PlannedBinding[];
   remove: BindingRemoval[];
+  /** Applied last, once no binding of ours refers to them. */
+  removeRoles: RoleRemoval[];
 }
 
 export class RbacPlanError extends Error {
@@ -243,9 +254,18 @@ export function planRbac(grants: readonly Grant[], existing: ExistingRbac, catal
     }
   }
   create.sort((a, b) => a.key.localeCompare(b.key));
-  return { ensureRoles, create, remove };
+
+  const removeRoles: RoleRemoval[] = [];
+  for (const r of [...existing.clusterRoles].sort(byName)) {
+    const template = r.metadata?.labels?.[LABEL_ROLE_TEMPLATE];
+    const name = r.metadata?.name;
+    // Only what we made: our label on our reserved name for that template.
+    if (template === undefined || !name || name !== roleNameFor(template) || catalog.has(template)) continue;
+    removeRoles.push({ name, template, reason: 'template-deleted' });
+  }
+  return { ensureRoles, create, remove, removeRoles };
 }
 
 export function isEmptyPlan(p: RbacPlan): boolean {
-  return !p.ensureRoles.length && !p.create.length && !p.remove.length;
+  return !p.ensureRoles.length && !p.create.length && !p.remove.length && !p.removeRoles.length;
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { RbacClient, syncClusterRbac, type RbacCredentials } from '../../src/rbac/apply';
 import { isEmptyPlan, planRbac, type Grant } from '../../src/rbac/plan';
-import { LABEL_RB_USER } from '../../src/rbac/templates';
+import { catalogWith, LABEL_RB_USER } from '../../src/rbac/templates';
 import { startFakeKube, type FakeKube, type KubeObject } from '../helpers/fake-kube';
 import { findDef } from '../helpers/fake-kube/resources';
 
@@ -126,6 +126,24 @@ describe('RBAC sync core against the fake kube-apiserver', () => {
     assert.ok(listVia(fake, 'clusterrolebindings').some((o) => o.metadata.name === 'system:basic-user'));
     assert.ok(listVia(fake, 'clusterroles').some((o) => o.metadata.name === 'bke-workloads-view'));
     assert.ok(isEmptyPlan((await syncClusterRbac(creds, [])).plan));
+  });
+
+  it('removes the ClusterRole of a deleted custom template, after the bindings to it', async () => {
+    const deployer: Grant = { subject: { kind: 'User', name: 'plain.dora' }, scope: { kind: 'namespace', namespace: 'ns2' }, template: 'deployer' };
+    const catalog = catalogWith([['deployer', [{ verbs: ['get', 'list'], apiGroups: ['apps'], resources: ['deployments'] }]]]);
+    const made = await syncClusterRbac(creds, [alice, deployer], { timeoutMs: 5000, catalog });
+    assert.deepEqual(made.result.rolesCreated, ['bke-deployer']);
+    assert.ok(listVia(fake, 'clusterroles').some((r) => r.metadata.name === 'bke-deployer'));
+
+    // The template is gone (it could only be deleted once no grant used it): the role goes with its binding.
+    const { plan, result } = await syncClusterRbac(creds, [alice], { timeoutMs: 5000 });
+    assert.deepEqual(plan.removeRoles.map((r) => r.name), ['bke-deployer']);
+    assert.deepEqual(result.failed, []);
+    assert.deepEqual(result.removed.map((r) => r.kind).sort(), ['ClusterRole', 'RoleBinding']);
+    const roles = listVia(fake, 'clusterroles').map((r) => r.metadata.name);
+    assert.ok(!roles.includes('bke-deployer'));
+    assert.ok(roles.includes('bke-workloads-view'), 'the roles of existing templates stay');
+    assert.ok(isEmptyPlan((await syncClusterRbac(creds, [alice], { timeoutMs: 5000 })).plan));
   });
 
   it('gives up on a request that hangs past the per-request timeout', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1ClusterRole, V1ClusterRoleBinding, V1RoleBinding } from '@kubernetes/client-node';
 import { isEmptyPlan, planRbac, RbacPlanError, type ExistingRbac, type Grant } from '../../src/rbac/plan';
-import { clusterRoleFor, LABEL_CRB_FROM, LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, ROLE_TEMPLATES, TEMPLATE_NAMES } from '../../src/rbac/templates';
+import { catalogWith, clusterRoleFor, LABEL_CRB_FROM, LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, ROLE_TEMPLATES, TEMPLATE_NAMES } from '../../src/rbac/templates';
 
 const G = 'rbac.authorization.k8s.io';
 const empty = (): ExistingRbac => ({ clusterRoles: [], clusterRoleBindings: [], roleBindings: [] });
@@ -22,6 +22,7 @@ function rb(name: string, namespace: string, user: string, role: string, labels:
 function simulate(existing: ExistingRbac, plan: ReturnType<typeof planRbac>): ExistingRbac {
   const roles = new Map(existing.clusterRoles.map((r) => [r.metadata!.name!, r]));
   for (const c of plan.ensureRoles) roles.set(c.role.metadata!.name!, c.role);
+  for (const r of plan.removeRoles) roles.delete(r.name);
   const gone = new Set(plan.remove.map((r) => `${r.kind}/${r.namespace ?? ''}/${r.name}`));
   let n = 0;
   return {
@@ -149,6 +150,22 @@ describe('planRbac', () => {
     assert.equal(upd.metadata!.resourceVersion, '42');
     assert.deepEqual(upd.rules, ROLE_TEMPLATES['workloads-view']);
     assert.deepEqual(plan.ensureRoles[0].role.metadata!.labels, { keep: 'me', [LABEL_ROLE_TEMPLATE]: 'cluster-readonly' });
+  });
+
+  it('removes the ClusterRole of a deleted template with the bindings to it, and no role it did not make', () => {
+    const ours = (name: string, template: string): V1ClusterRole => ({ metadata: { name, labels: { [LABEL_ROLE_TEMPLATE]: template } }, rules: [] });
+    const existing: ExistingRbac = {
+      ...empty(),
+      clusterRoles: [ours('bke-deployer', 'deployer'), ours('custom-name', 'gone'), { metadata: { name: 'bke-legacy' }, rules: [] }, clusterRoleFor('workloads-view')],
+      roleBindings: [rb('rb-old', 'ns1', 'a', 'bke-deployer')],
+    };
+    const plan = planRbac([nsGrant('a', 'ns1')], existing);
+    assert.deepEqual(plan.removeRoles, [{ name: 'bke-deployer', template: 'deployer', reason: 'template-deleted' }]);
+    assert.deepEqual(plan.remove.map((r) => [r.name, r.reason]), [['rb-old', 'malformed']]);
+    assert.deepEqual(plan.ensureRoles, []);
+    assert.ok(isEmptyPlan(planRbac([nsGrant('a', 'ns1')], simulate(existing, plan))));
+    // A custom template that still exists keeps its role.
+    assert.deepEqual(planRbac([], existing, catalogWith([['deployer', [{ verbs: ['get'], apiGroups: ['apps'], resources: ['deployments'] }]]])).removeRoles.map((r) => r.name), []);
   });
 
   it('rejects unknown templates and bad scopes', () => {

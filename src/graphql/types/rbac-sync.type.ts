@@ -148,13 +148,13 @@ export class RbacPlannedRemovalObject {
 
 @ObjectType('RbacPlannedRole')
 export class RbacPlannedRoleObject {
-  @Field({ description: 'create or update.' })
+  @Field({ description: 'create, update or delete.' })
   action!: string;
 
   @Field()
   roleName!: string;
 
-  @Field({ description: 'missing, rules-drift or unlabelled.' })
+  @Field({ description: 'missing, rules-drift, unlabelled, or template-deleted (the ClusterRole of a deleted custom template).' })
   reason!: string;
 }
 
@@ -179,7 +179,10 @@ export class RbacDryRunObject {
     return Object.assign(new RbacDryRunObject(), {
       clusterId: d.clusterId,
       server: d.server,
-      roles: d.plan.ensureRoles.map((r) => Object.assign(new RbacPlannedRoleObject(), { action: r.action, roleName: r.role.metadata?.name ?? '', reason: r.reason })),
+      roles: [
+        ...d.plan.ensureRoles.map((r) => Object.assign(new RbacPlannedRoleObject(), { action: r.action, roleName: r.role.metadata?.name ?? '', reason: r.reason })),
+        ...d.plan.removeRoles.map((r) => Object.assign(new RbacPlannedRoleObject(), { action: 'delete', roleName: r.name, reason: r.reason })),
+      ],
       create: d.plan.create.map((b) =>
         Object.assign(new RbacPlannedBindingObject(), {
           kind: b.kind,
