@@ -162,7 +162,7 @@ function toBuffer(data: unknown): Buffer {
 
 /** `zoo_state()` values with a live link (connected, or connected to a read-only server). */
 const LINK_UP_STATES: ReadonlySet<number> = new Set([3, 5]);
-/** How often the link is checked against the native state besides after each call (see `checkLink`). */
+/** How often the reported link is compared with the native state (see `checkLink`). */
 const LINK_CHECK_MS = 1000;
 
 /** The production client: one native handle per instance, connecting as soon as it is created. */
@@ -216,14 +216,10 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
 
   /**
    * The C client can lose its link without a session event, so a `connecting` event never comes: the
-   * state is compared every second (and see `call`).
+   * state is compared every second. (A link that breaks under a call is handled at once, in `call`.)
    */
   private checkLink(): void {
-    if (this.closed || !this.linkUp || LINK_UP_STATES.has(this.zk.state)) return;
-    // Not from inside the caller's call: listeners may issue calls of their own.
-    process.nextTick(() => {
-      if (!this.closed && !LINK_UP_STATES.has(this.zk.state)) this.linkLost();
-    });
+    if (!this.closed && this.linkUp && !LINK_UP_STATES.has(this.zk.state)) this.linkLost();
   }
 
   get sessionTimeoutMs(): number {

@@ -41,14 +41,14 @@ function requestInfo(req: http.IncomingMessage, secure: boolean): RequestInfo {
   };
 }
 
-/** Finds the mount for a path: the prefix itself, anything under it, or the prefix without its trailing slash. */
+/** Finds the mount for a path: the prefix without its trailing slash, or anything under it. */
 function mountFinder(mounts: Mount[]): (path: string) => Mount | undefined {
   // Computed once: the router runs on every request, and the tunnel's mount is not the first one.
   const routes = mounts.map((mount) => {
     const under = mount.prefix.endsWith('/') ? mount.prefix : `${mount.prefix}/`;
-    return { mount, exact: mount.prefix, under, bare: under.slice(0, -1) };
+    return { mount, under, bare: under.slice(0, -1) };
   });
-  return (path) => routes.find((r) => path === r.exact || path === r.bare || path.startsWith(r.under))?.mount;
+  return (path) => routes.find((r) => path === r.bare || path.startsWith(r.under))?.mount;
 }
 
 /** The one request listener behind every listener: dispatches by path prefix, renders unexpected failures. */

@@ -115,7 +115,13 @@ export class ZooKeeperServer {
         '-c',
         'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done; exec "$0" "$@"',
         JAVA,
-        ...['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', ZOOKEEPER_JAR, 'org.apache.zookeeper.server.ZooKeeperServerMain', path.join(this.dir, 'zoo.cfg')],
+        '-Xmx256m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        '-cp',
+        ZOOKEEPER_JAR,
+        'org.apache.zookeeper.server.ZooKeeperServerMain',
+        path.join(this.dir, 'zoo.cfg'),
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -183,6 +189,8 @@ process.on('exit', () => {
  */
 export class BlackholeProxy {
   private readonly sockets = new Set<net.Socket>();
+  /** The accepted side of each connection (the other side is this proxy's own link to the server). */
+  private readonly clients = new Set<net.Socket>();
   private readonly server: net.Server;
   private dropping = false;
   port = 0;
@@ -201,6 +209,8 @@ export class BlackholeProxy {
   private accept(client: net.Socket): void {
     const deadOnArrival = this.dropping;
     const upstream = net.connect(this.targetPort, '127.0.0.1');
+    this.clients.add(client);
+    client.once('close', () => this.clients.delete(client));
     for (const s of [client, upstream]) {
       this.sockets.add(s);
       s.on('error', () => undefined);
@@ -233,7 +243,7 @@ export class BlackholeProxy {
    * connections are accepted as before.
    */
   resetClients(): void {
-    for (const s of this.sockets) if (s.remotePort !== this.targetPort) s.resetAndDestroy();
+    for (const s of this.clients) s.resetAndDestroy();
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
   }
 
