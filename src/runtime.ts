@@ -6,6 +6,7 @@ import { ChangeBus } from './domain/changes';
 import type { DomainContext, DomainDeps } from './domain/context';
 import type { Logger } from './log';
 import { migrateUp, openStore, type StoreOptions } from './store/orm';
+import { StoreHealth, type StoreOutageReporter } from './store/outage';
 
 /** Everything the edges (GraphQL, REST, proxy) share for the life of the process. */
 export interface Runtime {
@@ -13,6 +14,8 @@ export interface Runtime {
   orm: MikroORM;
   deps: DomainDeps;
   logger: Logger;
+  /** Told of failed store calls; logs each outage once and says whether a failure is one (answer 503). */
+  storeHealth: StoreOutageReporter;
   /** A fresh unit of work (forked entity manager) for one request. */
   context(): DomainContext;
   close(): Promise<void>;
@@ -50,7 +53,12 @@ export async function startRuntime(config: Config, logger: Logger, opts: Runtime
     const context = (): DomainContext => ({ ...deps, em: orm.em.fork() });
     const bootstrap = await bootstrapUsers(context(), config.bootstrapUsers, config.createDefaultAdmin);
     if (bootstrap.createdUsers.length) logger.info({ users: bootstrap.createdUsers }, 'created bootstrap users');
-    return { config, orm, deps, logger, context, close: () => orm.close(), bootstrap };
+    const storeHealth = new StoreHealth(orm, logger);
+    const close = async (): Promise<void> => {
+      storeHealth.stop();
+      await orm.close();
+    };
+    return { config, orm, deps, logger, storeHealth, context, close, bootstrap };
   } catch (err) {
     await orm.close();
     throw err;
