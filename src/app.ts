@@ -1,6 +1,7 @@
 import { createProxy } from '../proxy';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import type { Config } from './config/config';
 import { createDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
 import { CHANGE_RETENTION_MS, pruneChanges } from './domain/changes';
@@ -9,6 +10,7 @@ import { purgeDeadTokens } from './domain/tokens';
 const DEAD_TOKEN_RETENTION_MS = 30 * 24 * 3600_000;
 import { createGraphqlMounts } from './graphql';
 import { healthMounts } from './http/health';
+import { startMetricsListener, type MetricsListener } from './http/metrics-listener';
 import { startListeners, type Listening } from './http/server';
 import type { Mount } from './http/types';
 import type { Logger } from './log';
@@ -26,6 +28,8 @@ export interface App {
   listening: Listening;
   /** The default admin's token when this start created it (shown once). */
   defaultAdminToken?: string;
+  /** The separate Prometheus listener (`metric_config.metric_port`), when configured. */
+  metricsListener?: MetricsListener;
   stop(): Promise<void>;
 }
 
@@ -33,9 +37,10 @@ export interface App {
  * The one place `src/` reaches into `proxy/`: the co-deployed proxy shares this process's runtime
  * (store, keyring, change bus) unless it runs alone as a sidecar (`--role proxy`).
  */
-export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () => boolean, discovery: DiscoveryService): Promise<{ mounts: Mount[]; stop(): Promise<void> }> {
+export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () => boolean, discovery: DiscoveryService): Promise<{ mounts: Mount[]; registry: Registry; stop(): Promise<void> }> {
   const registry = createRegistry();
-  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown, () => discovery.health()), metricsMount(registry)];
+  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown, () => discovery.health())];
+  if (rt.config.metrics.onMainListener) mounts.push(metricsMount(registry));
   const stops: (() => Promise<void>)[] = [];
   if (role !== 'api') {
     const proxy = await createProxy(rt, registry, { discovery });
@@ -49,7 +54,7 @@ export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () =>
     stops.push(gql.stop);
     mounts.push(...gql.mounts, ...createRestMounts(rt));
   }
-  return { mounts, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+  return { mounts, registry, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
 
 /** The address other BCS services reach this gateway at: `local_ip`, else the bound one, else the first external IPv4. */
@@ -72,9 +77,19 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
   try {
     const built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery);
     const listening = await startListeners(config, built.mounts, logger);
+    let metricsListener: MetricsListener | undefined;
+    if (config.metrics.listener) {
+      try {
+        metricsListener = await startMetricsListener(config.metrics.listener, built.registry, logger);
+      } catch (err) {
+        await listening.close();
+        throw err;
+      }
+    }
     const first = listening.servers[0]!.address() as AddressInfo;
     registration.ip = advertisedIp(config, first.address);
     registration.port = first.port;
+    if (metricsListener) registration.metric_port = metricsListener.port;
     discovery.start();
     // Housekeeping every ten minutes, by every process (idempotent): the append-only change feed, and
     // tokens dead (expired or revoked) for more than a month.
@@ -90,10 +105,11 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
       runtime,
       listening,
       defaultAdminToken: runtime.bootstrap.defaultAdmin?.token,
+      metricsListener,
       stop: async () => {
         shuttingDown = true;
         clearInterval(pruning);
-        await listening.close();
+        await Promise.all([listening.close(), metricsListener?.close()]);
         await discovery.stop();
         await built.stop();
         await runtime.close();

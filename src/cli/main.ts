@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { startApp, type Role } from '../app';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
+import { logConfigWarnings } from '../config/warnings';
 import { createUser, findUserByName } from '../domain/users';
 import { issueToken } from '../domain/tokens';
 import { ConfigError, isGatewayError } from '../errors';
@@ -61,7 +62,7 @@ async function serve(config: Config, role: Role): Promise<void> {
     }
   }, LOG_FLUSH_MS).unref();
   const logger = createLogger(config.logLevel, destination);
-  for (const key of config.ignoredKeys) logger.warn({ key }, 'configuration key is not used by this gateway');
+  logConfigWarnings(config, logger);
   const app = await startApp(config, logger, { role });
   if (app.defaultAdminToken) {
     // Printed once on stdout (not through the logger, which never carries secrets).
@@ -70,7 +71,7 @@ async function serve(config: Config, role: Role): Promise<void> {
         `Use it as: curl -H 'Authorization: Bearer <token>' ${app.listening.urls[0]}/graphql\n\n`,
     );
   }
-  logger.info({ urls: app.listening.urls, role, database: config.database.dialect }, 'bcs-api listening');
+  logger.info({ urls: app.listening.urls, metrics: app.metricsListener?.url, role, database: config.database.dialect }, 'bcs-api listening');
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

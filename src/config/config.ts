@@ -23,12 +23,27 @@ export interface ListenerConfig {
   port: number;
 }
 
+export interface ConfigWarning {
+  message: string;
+  /** The key paths the message is about. */
+  keys: string[];
+}
+
 /** The validated, normalised configuration. Built once at start-up; never mutated. */
 export interface Config {
   readonly dataDir: string;
   readonly tls?: { certFile: string; keyFile: string; caFile?: string; verifyClientTls: boolean } & ListenerConfig;
   readonly plain?: ListenerConfig;
   readonly allowInsecureListener: boolean;
+  /**
+   * Prometheus `/metrics`: on a listener of its own (`metric_config.metric_port`, bound on `address` as
+   * the original did) and, unless `metrics.on_main_listener: false`, on the main listeners too.
+   */
+  readonly metrics: { listener?: ListenerConfig; onMainListener: boolean };
+  /** Client certificate and key for https upstreams (`cert_config.client_cert_file`/`client_key_file`). */
+  readonly clientTls?: { certFile: string; keyFile: string };
+  /** Port of the Mesos web console proxy (`consoleproxy_port` / `mesos_webconsole_proxy_port`). */
+  readonly consoleProxyPort?: number;
   /** URL this gateway is reached at, written into generated kubeconfigs. */
   readonly publicUrl?: string;
   readonly database: DatabaseConfig;
@@ -67,6 +82,10 @@ export interface Config {
   /** Mesos/k8s-driver passthrough: deadline for a driver's answer. */
   readonly mesos: { timeoutSeconds: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Keys found in the file that this gateway does not use (reported once at start-up). */
+  /** Keys found in the file that no layout knows (typos, or keys of another program). */
   readonly ignoredKeys: string[];
+  /** Keys of the original found in the file that are accepted but have no effect here. */
+  readonly unusedKeys: string[];
+  /** Warnings to log once at start-up, one line each (duplicate keys, unused keys, unknown keys). */
+  readonly warnings: ConfigWarning[];
 }
