@@ -7,6 +7,7 @@ import { hasClientIdentityHeaders, scrubClientIdentity } from './passes/scrub';
 import type { AuthOutcome, PrincipalCache } from '../shared/principal-cache';
 import { parseTunnelTarget, type TunnelRoute } from './route';
 import { failures, type StatusFailure } from './status';
+import { isIndexLikeName, overHeaderBudget } from '../shared/header-budget';
 
 /** What the passes decided about one request; the transport (plain or upgrade) does the rest. */
 export interface Admitted {
@@ -97,17 +98,23 @@ function resolved(a: Admission, principal: ProxyPrincipal, cluster: ResolvedClus
   // Fail closed: nothing the client sent about identity may survive to the upstream request.
   if (hasClientIdentityHeaders(req.headers)) return { failure: failures.internal('identity headers survived scrubbing'), principal, clusterKey: cluster.id };
 
-  const headers: OutgoingHttpHeaders = {};
+  const tooLarge = overHeaderBudget(req.rawHeaders);
+  if (tooLarge !== undefined) return { failure: failures.headersTooLarge(tooLarge), principal, clusterKey: cluster.id };
+
+  // The gateway's own fields first, the client's after them: a server upstream that keeps only the first
+  // N header lines (Node's keeps 2,000 and drops the rest silently) loses client headers, never these.
+  // The serializers keep this order (wire-headers.ts, upgrade.ts). No client header can share a name with
+  // them: scrubbing removed those, and the fail-closed check above made sure of it.
+  const headers: OutgoingHttpHeaders = { authorization: `Bearer ${cluster.upstream.secrets.userToken}` };
+  Object.assign(headers, identity.headers);
+  headers['x-forwarded-for'] = a.remoteAddress;
+  headers['audit-id'] = a.requestId;
   const distinct = distinctHeaders(req);
   for (const name of Object.keys(req.headers)) {
     // Pseudo-headers (`:method`, `:path`, `:authority`, `:scheme` over HTTP/2) describe this hop, never a header upstream.
-    if (name === 'host' || name.charCodeAt(0) === 58 /* ':' */) continue;
+    if (name === 'host' || name.charCodeAt(0) === 58 /* ':' */ || isIndexLikeName(name)) continue;
     const values = distinct[name] ?? [];
     headers[name] = values.length === 1 ? values[0] : values;
   }
-  Object.assign(headers, identity.headers);
-  headers.authorization = `Bearer ${cluster.upstream.secrets.userToken}`;
-  headers['x-forwarded-for'] = a.remoteAddress;
-  headers['audit-id'] = a.requestId;
   return { principal, cluster: cluster as Admitted['cluster'], upstreamPath: route.upstreamPath, headers, impersonated: identity.impersonated, upgrade: a.upgrade };
 }

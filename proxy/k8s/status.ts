@@ -40,6 +40,8 @@ export const failures = {
     ...(retryAfterSeconds ? { retryAfterSeconds, details: { retryAfterSeconds } } : {}),
   }),
   timeout: (message: string): StatusFailure => ({ code: 504, reason: 'Timeout', message }),
+  /** Kubernetes has no reason of its own for 431; this is the HTTP name, which kubectl prints as given. */
+  headersTooLarge: (message: string): StatusFailure => ({ code: 431, reason: 'RequestHeaderFieldsTooLarge', message }),
   tooMany: (message: string): StatusFailure => ({ code: 429, reason: 'TooManyRequests', message, retryAfterSeconds: 1, details: { retryAfterSeconds: 1 } }),
   internal: (message: string): StatusFailure => ({ code: 500, reason: 'InternalError', message: `Internal error occurred: ${message}` }),
 };
@@ -60,7 +62,7 @@ export function writeStatus(res: ServerResponse, f: StatusFailure, requestId?: s
   res.end(body);
 }
 
-const REASON_PHRASES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const REASON_PHRASES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 /** The same Status on a raw socket (upgrade requests have no ServerResponse); the connection is closed after it. */
 export function writeStatusToSocket(socket: Duplex, f: StatusFailure): void {

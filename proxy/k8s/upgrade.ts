@@ -27,7 +27,8 @@ export interface UpgradeResult {
   errorReason?: string;
 }
 
-function serializeHead(method: string, path: string, host: string, upgrade: string, headers: OutgoingHttpHeaders): string {
+/** The upgrade request's head: request line, Host and the upgrade fields, then the admitted fields in their order (the gateway's own first). */
+export function serializeHead(method: string, path: string, host: string, upgrade: string, headers: OutgoingHttpHeaders): string {
   const lines = [`${method} ${path} HTTP/1.1`, `Host: ${host}`, 'Connection: Upgrade', `Upgrade: ${upgrade}`];
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name === 'host' || name === 'connection' || name === 'upgrade' || name === 'content-length') continue;

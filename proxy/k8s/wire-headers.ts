@@ -16,7 +16,10 @@ const NOT_IN_H1_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encodi
  */
 const NOT_IN_H1_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host', 'expect', 'te']);
 
-/** The HTTP/1.1 request headers for an admitted request, with the Host of the address it goes to. */
+/**
+ * The HTTP/1.1 request headers for an admitted request, with the Host of the address it goes to, then
+ * every other field in the admitted order (the gateway's own first; undici writes them as listed).
+ */
 export function h1RequestHeaders(headers: OutgoingHttpHeaders, host: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = { host };
   for (const name in headers) {
@@ -40,7 +43,7 @@ export function h1RawResponseHeaders(raw: readonly (Buffer | string)[]): string[
   return out;
 }
 
-/** The h2 request for an admitted request: pseudo-headers first, then every forwardable header. */
+/** The h2 request for an admitted request: pseudo-headers first, then every forwardable header in the admitted order. */
 export function h2RequestHeaders(method: string, path: string, authority: string, headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ':method': method, ':path': path, ':authority': authority, ':scheme': 'https' };
   for (const name in headers) {

@@ -9,6 +9,7 @@ import { pathOf } from '../../src/http/request-path';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
 import type { AuditLog } from '../k8s/audit';
+import { isIndexLikeName, overHeaderBudget } from '../shared/header-budget';
 import type { ProxyMetrics } from '../shared/metrics';
 import type { GrantAccess } from '../shared/grant-access';
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
@@ -51,7 +52,7 @@ const SURFACES: Surface[] = [
 ];
 
 const MAX_BODY = 10 * 1024 * 1024;
-const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'proxy-authorization', 'content-length', 'x-forwarded-for', 'forwarded']);
+const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'proxy-authorization', 'content-length', 'content-type', 'x-forwarded-for', 'forwarded']);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'trailer', 'upgrade']);
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
 
@@ -130,6 +131,8 @@ export class DriverPassthrough {
     });
 
     if (!surface.methods.has(method)) return sendEnvelopeError(res, 405, CODES.badRequest, `method ${method} is not allowed here`, { allow: [...surface.methods].join(', ') });
+    const tooLarge = overHeaderBudget(req.rawHeaders);
+    if (tooLarge !== undefined) return sendEnvelopeError(res, 431, CODES.badRequest, tooLarge);
     const token = bearerFrom(req.headers.authorization);
     const auth = await this.principals.authenticate(token);
     if (!auth.ok) return sendEnvelopeError(res, 401, CODES.unauthorized, auth.message);
@@ -198,19 +201,20 @@ export class DriverPassthrough {
   }
 
   private forward(surface: Surface, req: IncomingMessage, res: ServerResponse, drivers: ServerInfo[], path: string, body: Buffer, contentType: string | undefined): Promise<void> {
-    const headers: http.OutgoingHttpHeaders = {};
+    // The body's framing and type first: a driver that keeps only the first N header lines loses client
+    // headers, never these (the same order as the tunnel; see proxy/shared/header-budget.ts).
+    const headers: http.OutgoingHttpHeaders = { 'content-type': contentType ?? 'application/json', 'content-length': body.length };
     // Pseudo-headers of an HTTP/2 request are not headers; Node would also refuse them as HTTP/1.1 names.
-    for (const [name, value] of Object.entries(req.headers)) if (!DROP_REQUEST.has(name) && name.charCodeAt(0) !== 58 && value !== undefined) headers[name] = value;
-    headers['content-type'] = contentType ?? 'application/json';
+    for (const [name, value] of Object.entries(req.headers)) if (!DROP_REQUEST.has(name) && name.charCodeAt(0) !== 58 && !isIndexLikeName(name) && value !== undefined) headers[name] = value;
     headers.accept ??= 'application/json';
-    headers['content-length'] = body.length;
     const timeoutMs = this.rt.config.mesos.timeoutSeconds * 1000;
 
     return new Promise<void>((resolve) => {
       const attempt = (index: number): void => {
         const target = new URL(path, driverBaseUrl(drivers[index]!));
         const client = target.protocol === 'https:' ? https : http;
-        const upstream = client.request(target, { method: req.method, headers, agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent });
+        // Host first too: Node's client would add it after every other field.
+        const upstream = client.request(target, { method: req.method, headers: { host: target.host, ...headers }, agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent });
         let answered = false;
         upstream.setTimeout(timeoutMs, () => upstream.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT_RESPONSE' })));
         upstream.once('response', (driverRes) => {

@@ -7,8 +7,13 @@ import type { Principal } from './context';
 /** Writing last-used on every request would turn reads into writes; once a minute is enough to audit. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** Extracts the bearer token from an Authorization header value; undefined when absent or not Bearer. */
+/**
+ * Extracts the bearer token from an Authorization header value; undefined when absent or not Bearer.
+ * Several values are no credential at all: picking one would let a later hop pick another (the
+ * listeners refuse such requests before they get here; this keeps the function honest on its own).
+ */
 export function bearerFrom(header: string | string[] | undefined): string | undefined {
+  if (Array.isArray(header) && header.length !== 1) return undefined;
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(value);

@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config, ListenerConfig } from '../config/config';
 import type { Logger } from '../log';
+import { headerViolation, refuseHeaders, refuseUpgradeHeaders } from './header-rules';
 import { pathOf } from './request-path';
 import { sendJson } from './respond';
 import type { Mount, RequestInfo } from './types';
@@ -57,6 +58,9 @@ export function requestListener(mounts: Mount[], logger: Logger, secure: boolean
   return (req, res) => {
     const info = requestInfo(req, secure);
     const path = pathOf(req.url ?? '/');
+    // Before any surface sees the request: every one of them reads these fields from `req.headers`.
+    const malformed = headerViolation(req.rawHeaders);
+    if (malformed !== undefined) return refuseHeaders(req, res, path, malformed, info.requestId);
     const mount = find(path);
     if (!mount?.setsRequestIdHeader) res.setHeader('x-request-id', info.requestId);
     if (!mount) {
@@ -86,6 +90,8 @@ export function upgradeListener(mounts: Mount[], logger: Logger, secure: boolean
     socket.on('error', () => undefined);
     const info = requestInfo(req, secure);
     const path = pathOf(req.url ?? '/');
+    const malformed = headerViolation(req.rawHeaders);
+    if (malformed !== undefined) return refuseUpgradeHeaders(socket, path, malformed, info.requestId);
     const mount = find(path);
     if (!mount?.upgrade) {
       socket.end(REFUSED_UPGRADE);

@@ -184,7 +184,10 @@ function smugglingCorpus(gatewayToken: string, saToken: string): Lines {
     ['Keep-Alive', 'timeout=5'],
     ['X-Hop-Only', 'secret-for-this-hop'],
     ['Authorization', `Bearer ${gatewayToken}`],
-    ['authorization', `Bearer ${saToken}`],
+    // A second Authorization line is refused by the listener (400, test/integration/header-rules-*.test.ts);
+    // the cluster token rides in headers the gateway must strip instead.
+    ['X-Remote-Token', `Bearer ${saToken}`],
+    ['Cookie', `token=${saToken}`],
     ['X-Remote-User', 'admin'],
     ['x-remote-group', 'system:masters'],
     ['X-REMOTE-EXTRA-Scopes', 'everything'],
