@@ -29,6 +29,11 @@ async function ownerOf(em: EntityManager, key: string): Promise<string | undefin
   return row?.cluster.id;
 }
 
+/** Whether some cluster owns the key (one primary-key read). */
+export async function isKnownKey(em: EntityManager, idOrIdentifier: string): Promise<boolean> {
+  return (await em.count(ClusterKey, { key: clusterKeyOf(idOrIdentifier) })) > 0;
+}
+
 /** The conflict for an id whose key another cluster owns, saying whether as its id or its identifier. */
 function idTaken(id: string, owner: string): ConflictError {
   if (owner === id) return new ConflictError(`cluster ${id} already exists`, { id });
