@@ -23,7 +23,8 @@ interface Entry {
   result?: ResolvedCluster | AmbiguousKey;
   /** Lower-cased ids and identifiers of the clusters found, so a change to any of them drops the entry. */
   names: readonly string[];
-  loadedAt: number;
+  /** Unknown and ambiguous keys expire soon; resolved clusters late. */
+  expiresAt: number;
 }
 
 /**
@@ -47,8 +48,7 @@ export class ClusterCache {
   /** Synchronous when cached (steady state); a miss or an aged entry loads from the store. */
   resolve(key: string): ResolvedCluster | AmbiguousKey | undefined | Promise<ResolvedCluster | AmbiguousKey | undefined> {
     const entry = this.entries.get(key);
-    const maxAge = entry?.result && !('ambiguous' in entry.result) ? this.opts.maxAgeMs : this.opts.negativeMs;
-    if (!entry || Date.now() - entry.loadedAt > maxAge) return this.load(key).then((e) => e.result);
+    if (!entry || Date.now() > entry.expiresAt) return this.load(key).then((e) => e.result);
     return entry.result;
   }
 
@@ -60,10 +60,11 @@ export class ClusterCache {
     const ctx = this.rt.context();
     const found = await findClustersByIdOrIdentifier(ctx, key);
     const names = found.flatMap((c) => [c.id.toLowerCase(), c.identifier.toLowerCase()]);
+    const briefly = Date.now() + this.opts.negativeMs;
     let entry: Entry;
     const cluster = found[0];
-    if (!cluster) entry = { names, loadedAt: Date.now() };
-    else if (found.length > 1) entry = { result: { ambiguous: found.map((c) => c.id) }, names, loadedAt: Date.now() };
+    if (!cluster) entry = { names, expiresAt: briefly };
+    else if (found.length > 1) entry = { result: { ambiguous: found.map((c) => c.id) }, names, expiresAt: briefly };
     else {
       const cred = await findCredential(ctx, cluster.id);
       let upstream: ClusterUpstream | undefined;
@@ -77,7 +78,7 @@ export class ClusterCache {
           this.upstreams.set(cluster.id, upstream);
         }
       }
-      entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream }, names, loadedAt: Date.now() };
+      entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
     }
     this.entries.set(key, entry);
     return entry;

@@ -29,11 +29,6 @@ async function ownerOf(em: EntityManager, key: string): Promise<string | undefin
   return row?.cluster.id;
 }
 
-/** Whether some cluster owns the key (one primary-key read). */
-export async function isKnownKey(em: EntityManager, idOrIdentifier: string): Promise<boolean> {
-  return (await em.count(ClusterKey, { key: clusterKeyOf(idOrIdentifier) })) > 0;
-}
-
 /** The conflict for an id whose key another cluster owns, saying whether as its id or its identifier. */
 function idTaken(id: string, owner: string): ConflictError {
   if (owner === id) return new ConflictError(`cluster ${id} already exists`, { id });
@@ -62,7 +57,7 @@ export async function claimableIdentifier(em: EntityManager, id: string, suffix:
 /** After the database refused a creation: the precise conflict when the id is taken, else a general one. */
 export async function conflictAfterRace(em: EntityManager, id: string): Promise<ConflictError> {
   const owner = await ownerOf(em, clusterKeyOf(id));
-  if (owner !== undefined && owner !== null) return idTaken(id, owner);
+  if (owner) return idTaken(id, owner);
   return new ConflictError(`cluster id "${id}" is already in use as the id or tunnel identifier of another cluster`, { id });
 }
 

@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError } from '../errors';
 import { Cluster, RbacGrant, RbacSyncStatus, type ClusterProvider, type ClusterType } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';
-import { claimableIdentifier, clustersByKeys, conflictAfterRace, isKnownKey, keysOf, releaseKeys } from './cluster-keys';
+import { claimableIdentifier, clustersByKeys, conflictAfterRace, keysOf, releaseKeys } from './cluster-keys';
 import type { DomainContext, Principal } from './context';
 import { findPage, type Page, type PageArgs } from './pagination';
 import { optionalString, requireName } from './validate';
@@ -79,12 +79,10 @@ export async function getCluster(ctx: DomainContext, id: string): Promise<Cluste
 /**
  * Tunnel paths name a cluster by id or by identifier, without regard to case. Every match is returned:
  * more than one means rows that collided before ids and identifiers shared a namespace, and the caller
- * must refuse the key rather than pick one. Every id and identifier has a key row (written with its
- * cluster, or by the migration's backfill), so an unknown key costs one primary-key read and only a
- * known one pays for the scan that also finds the rows colliding with it.
+ * must refuse the key rather than pick one. It reads the clusters themselves, not the key table, so a
+ * collision an operator resolves by hand in the database is seen at the next look-up.
  */
 export async function findClustersByIdOrIdentifier(ctx: DomainContext, key: string): Promise<Cluster[]> {
-  if (!(await isKnownKey(ctx.em, key))) return [];
   return clustersByKeys(ctx.em, [key]);
 }
 

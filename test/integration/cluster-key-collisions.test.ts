@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type App } from '../../src/app';
 import { findKeyCollisions } from '../../src/cluster-key-report';
+import { findClustersByIdOrIdentifier } from '../../src/domain/clusters';
 import { reportCredentials } from '../../src/domain/credentials';
 import { createRegisterToken } from '../../src/domain/register-tokens';
 import { createLogger } from '../../src/log';
@@ -26,6 +27,9 @@ const A = { id: 'BCS-K8S-50001', identifier: 'bcs-k8s-50001-abcdefghijklmnop' };
 const B = { id: 'BCS-K8S-50001-ABCDEFGHIJKLMNOP', identifier: 'bcs-k8s-50001-abcdefghijklmnop-qrstuvwxyzabcdef' };
 /** Collides with nothing. */
 const D = { id: 'BCS-K8S-50003', identifier: 'bcs-k8s-50003-zyxwvutsrqponmlk' };
+/** A second pair, which an operator resolves by hand in the database. */
+const G = { id: 'BCS-K8S-50007', identifier: 'bcs-k8s-50007-gggggggggggggggg' };
+const H = { id: 'bcs-k8s-50007-GGGGGGGGGGGGGGGG', identifier: 'bcs-k8s-50007-gggggggggggggggg-hhhhhhhhhhhhhhhh' };
 /** Ids equal but for case: only SQLite could store both (MariaDB's collation refuses the second). */
 const E = { id: 'legacy-e', identifier: 'legacy-e-aaaaaaaaaaaaaaaa' };
 const F = { id: 'LEGACY-E', identifier: 'legacy-e-bbbbbbbbbbbbbbbb' };
@@ -58,7 +62,7 @@ for (const dialect of DIALECTS) {
     let url = '';
     let token = '';
     const lines: Record<string, any>[] = [];
-    const legacy = dialect === 'sqlite' ? [A, B, D, E, F] : [A, B, D];
+    const legacy = dialect === 'sqlite' ? [A, B, D, G, H, E, F] : [A, B, D, G, H];
     const ctx = () => app.runtime.context();
     const tunnel = (key: string) => rawCall(`${url}/tunnels/clusters/${key}/version`, { headers: { authorization: `Bearer ${token}` } });
 
@@ -104,7 +108,7 @@ for (const dialect of DIALECTS) {
       assert.match(line!.msg, /refused \(409 Conflict\) until an operator/);
       const pairs = (line!.collisions as { key: string; clusters: { clusterId: string; as: string }[] }[]).map((c) => `${c.key}: ${c.clusters.map((n) => `${n.clusterId}/${n.as}`).sort().join(' ')}`);
       const pair = (key: string, ...names: string[]) => `${key}: ${names.sort().join(' ')}`;
-      const expected = [pair(A.identifier, `${A.id}/identifier`, `${B.id}/id`)];
+      const expected = [pair(A.identifier, `${A.id}/identifier`, `${B.id}/id`), pair(G.identifier, `${G.id}/identifier`, `${H.id}/id`)];
       if (dialect === 'sqlite') {
         expected.push(pair('legacy-e', `${E.id}/id`, `${F.id}/id`));
         assert.match(line!.msg, /the id of cluster "LEGACY-E" equals the id of cluster "legacy-e"|the id of cluster "legacy-e" equals the id of cluster "LEGACY-E"/);
@@ -141,6 +145,22 @@ for (const dialect of DIALECTS) {
         const r = await gql(url, token, 'mutation($id: ID!) { createCluster(input: { id: $id }) { id } }', { id });
         assert.deepEqual(r.errors.map((e) => e.extensions?.code), ['CONFLICT'], `${id}: ${r.text}`);
       }
+    });
+
+    it('serves a key again within seconds of an operator renaming one cluster of the pair in the database', async () => {
+      assert.equal((await tunnel(G.identifier)).status, 409);
+      const conn = ctx().em.getConnection();
+      // The rename cascades to the cluster's credentials (and key rows, left as they were otherwise).
+      await conn.execute(`update clusters set id = 'BCS-K8S-50008' where id = ?`, [H.id]);
+      const deadline = Date.now() + 15_000;
+      let status = 409;
+      while (status === 409 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        status = (await tunnel(G.identifier)).status;
+      }
+      assert.equal(status, 200, 'an ambiguous key is looked up again after a few seconds');
+      // Found under its new name (its sealed credentials are bound to the old id: its agent must report again).
+      assert.deepEqual((await findClustersByIdOrIdentifier(ctx(), 'bcs-k8s-50008')).map((c) => c.identifier), [H.identifier]);
     });
 
     it('resolves once an operator deletes one cluster of the pair; the survivor keeps the key', async () => {
