@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Config } from './config/config';
 import { Keyring, loadOrCreateKeyFile } from './crypto/keyring';
+import { reportKeyCollisions } from './cluster-key-report';
 import { bootstrapUsers, type BootstrapResult } from './domain/bootstrap';
 import { ChangeBus } from './domain/changes';
 import type { DomainContext, DomainDeps } from './domain/context';
@@ -49,6 +50,7 @@ export async function startRuntime(config: Config, logger: Logger, opts: Runtime
       const applied = await migrateUp(orm);
       if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
     }
+    await reportKeyCollisions(orm.em.fork(), logger);
     const deps: DomainDeps = { keyring, config, now: opts.now ?? (() => new Date()), changes: new ChangeBus() };
     const context = (): DomainContext => ({ ...deps, em: orm.em.fork() });
     const bootstrap = await bootstrapUsers(context(), config.bootstrapUsers, config.createDefaultAdmin);

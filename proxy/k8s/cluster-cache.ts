@@ -1,4 +1,4 @@
-import { findClusterByIdOrIdentifier } from '../../src/domain/clusters';
+import { findClustersByIdOrIdentifier } from '../../src/domain/clusters';
 import { findCredential, openCredential } from '../../src/domain/credentials';
 import type { Runtime } from '../../src/runtime';
 import { SingleFlight } from '../shared/single-flight';
@@ -11,15 +11,27 @@ export interface ResolvedCluster {
   upstream?: ClusterUpstream;
 }
 
+/**
+ * A key that names more than one cluster (rows that collided before ids and identifiers shared one
+ * namespace): refused, never routed to whichever row the database returns first.
+ */
+export interface AmbiguousKey {
+  ambiguous: readonly string[];
+}
+
 interface Entry {
-  cluster?: ResolvedCluster;
-  loadedAt: number;
+  result?: ResolvedCluster | AmbiguousKey;
+  /** Lower-cased ids and identifiers of the clusters found, so a change to any of them drops the entry. */
+  names: readonly string[];
+  /** Unknown and ambiguous keys expire soon; resolved clusters late. */
+  expiresAt: number;
 }
 
 /**
- * Cluster id or identifier → cluster and its upstream pool, in memory. A credential report or a cluster
- * change (from the change feed) drops the entry, so the next request loads the new credential; the old
- * pool is retired without cutting requests still streaming through it.
+ * Cluster id or identifier (without regard to case) → cluster and its upstream pool, in memory. A
+ * credential report or a cluster change (from the change feed) drops the entry, so the next request
+ * loads the new credential; the old pool is retired without cutting requests still streaming through it.
+ * Unknown and ambiguous keys are remembered only briefly: an operator may fix a collision in the database.
  */
 export class ClusterCache {
   private readonly entries = new Map<string, Entry>();
@@ -34,11 +46,10 @@ export class ClusterCache {
   ) {}
 
   /** Synchronous when cached (steady state); a miss or an aged entry loads from the store. */
-  resolve(key: string): ResolvedCluster | undefined | Promise<ResolvedCluster | undefined> {
+  resolve(key: string): ResolvedCluster | AmbiguousKey | undefined | Promise<ResolvedCluster | AmbiguousKey | undefined> {
     const entry = this.entries.get(key);
-    const maxAge = entry?.cluster ? this.opts.maxAgeMs : this.opts.negativeMs;
-    if (!entry || Date.now() - entry.loadedAt > maxAge) return this.load(key).then((e) => e.cluster);
-    return entry.cluster;
+    if (!entry || Date.now() > entry.expiresAt) return this.load(key).then((e) => e.result);
+    return entry.result;
   }
 
   private load(key: string): Promise<Entry> {
@@ -47,9 +58,13 @@ export class ClusterCache {
 
   private async fetch(key: string): Promise<Entry> {
     const ctx = this.rt.context();
-    const cluster = await findClusterByIdOrIdentifier(ctx, key);
+    const found = await findClustersByIdOrIdentifier(ctx, key);
+    const names = found.flatMap((c) => [c.id.toLowerCase(), c.identifier.toLowerCase()]);
+    const briefly = Date.now() + this.opts.negativeMs;
     let entry: Entry;
-    if (!cluster) entry = { loadedAt: Date.now() };
+    const cluster = found[0];
+    if (!cluster) entry = { names, expiresAt: briefly };
+    else if (found.length > 1) entry = { result: { ambiguous: found.map((c) => c.id) }, names, expiresAt: briefly };
     else {
       const cred = await findCredential(ctx, cluster.id);
       let upstream: ClusterUpstream | undefined;
@@ -63,16 +78,17 @@ export class ClusterCache {
           this.upstreams.set(cluster.id, upstream);
         }
       }
-      entry = { cluster: { id: cluster.id, identifier: cluster.identifier, upstream }, loadedAt: Date.now() };
+      entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
     }
     this.entries.set(key, entry);
     return entry;
   }
 
-  /** Forgets everything cached about a cluster (by id or identifier). */
+  /** Forgets everything cached about a cluster (by id or identifier, without regard to case). */
   invalidate(key: string): void {
+    const name = key.toLowerCase();
     for (const [k, e] of this.entries) {
-      if (k === key || e.cluster?.id === key || e.cluster?.identifier === key) this.entries.delete(k);
+      if (k.toLowerCase() === name || e.names.includes(name)) this.entries.delete(k);
     }
   }
 
@@ -85,10 +101,10 @@ export class ClusterCache {
   dropUpstream(clusterId: string): void {
     const upstream = this.upstreams.get(clusterId);
     if (!upstream) return;
-    void findClusterByIdOrIdentifier(this.rt.context(), clusterId)
-      .catch(() => null)
-      .then((cluster) => {
-        if (cluster || this.upstreams.get(clusterId) !== upstream) return;
+    void findClustersByIdOrIdentifier(this.rt.context(), clusterId)
+      .catch(() => [])
+      .then((found) => {
+        if (found.some((c) => c.id === clusterId) || this.upstreams.get(clusterId) !== upstream) return;
         upstream.destroy();
         this.upstreams.delete(clusterId);
       });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { bearerFrom } from '../../src/domain/auth';
-import type { ClusterCache, ResolvedCluster } from './cluster-cache';
+import type { AmbiguousKey, ClusterCache, ResolvedCluster } from './cluster-cache';
 import { dropHopByHop } from './passes/hop-by-hop';
 import { identityHeaders, type IdentityPolicy, type ProxyPrincipal } from './passes/identity';
 import { hasClientIdentityHeaders, scrubClientIdentity } from './passes/scrub';
@@ -85,9 +85,10 @@ function authenticated(a: Admission, auth: AuthOutcome): Admitted | Rejected | P
   return cluster instanceof Promise ? cluster.then((c) => resolved(a, principal, c)) : resolved(a, principal, cluster);
 }
 
-function resolved(a: Admission, principal: ProxyPrincipal, cluster: ResolvedCluster | undefined): Admitted | Rejected {
+function resolved(a: Admission, principal: ProxyPrincipal, cluster: ResolvedCluster | AmbiguousKey | undefined): Admitted | Rejected {
   const { req, route } = a;
   if (!cluster) return { failure: failures.notFound(route.clusterKey), principal, clusterKey: route.clusterKey };
+  if ('ambiguous' in cluster) return { failure: failures.ambiguousCluster(route.clusterKey, cluster.ambiguous), principal, clusterKey: route.clusterKey };
   if (!cluster.upstream) {
     return { failure: failures.unavailable(`cluster ${cluster.id} has no credentials: its agent has not reported them yet`, 10), principal, clusterKey: cluster.id };
   }

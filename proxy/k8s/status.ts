@@ -33,6 +33,13 @@ export const failures = {
     details: { name: cluster, group: 'bcs.tencent.com', kind: 'clusters' },
   }),
   badRequest: (message: string): StatusFailure => ({ code: 400, reason: 'BadRequest', message }),
+  /** A tunnel key that names more than one cluster (rows that collided before ids and identifiers shared a namespace). */
+  ambiguousCluster: (key: string, clusterIds: readonly string[]): StatusFailure => ({
+    code: 409,
+    reason: 'Conflict',
+    message: `cluster key "${key}" names ${clusterIds.length} clusters (${clusterIds.map((id) => `"${id}"`).join(', ')}) by id or tunnel identifier; an operator must rename or delete one of them before it can be used`,
+    details: { name: key, group: 'bcs.tencent.com', kind: 'clusters' },
+  }),
   unavailable: (message: string, retryAfterSeconds?: number): StatusFailure => ({
     code: 503,
     reason: 'ServiceUnavailable',
@@ -62,7 +69,7 @@ export function writeStatus(res: ServerResponse, f: StatusFailure, requestId?: s
   res.end(body);
 }
 
-const REASON_PHRASES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const REASON_PHRASES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 /** The same Status on a raw socket (upgrade requests have no ServerResponse); the connection is closed after it. */
 export function writeStatusToSocket(socket: Duplex, f: StatusFailure): void {

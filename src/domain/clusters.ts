@@ -1,9 +1,10 @@
 import { ref, UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import { randomAlphanumeric } from '../crypto/tokens';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { NotFoundError, ValidationError } from '../errors';
 import { Cluster, RbacGrant, RbacSyncStatus, type ClusterProvider, type ClusterType } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';
+import { claimableIdentifier, clustersByKeys, conflictAfterRace, keysOf, releaseKeys } from './cluster-keys';
 import type { DomainContext, Principal } from './context';
 import { findPage, type Page, type PageArgs } from './pagination';
 import { optionalString, requireName } from './validate';
@@ -29,8 +30,20 @@ export function parseClusterType(value: string | null | undefined): ClusterType 
   return t as ClusterType;
 }
 
-/** Creates a cluster under the id its creator chose. Only super users may register clusters. */
-export async function createCluster(ctx: DomainContext, actor: Principal | undefined, input: CreateClusterInput): Promise<Cluster> {
+export interface CreateClusterOptions {
+  /** The random part of the tunnel identifier (tests draw colliding ones on purpose). */
+  identifierSuffix?: () => string;
+}
+
+const randomSuffix = (): string => randomAlphanumeric(16);
+
+/**
+ * Creates a cluster under the id its creator chose. Only super users may register clusters. The id and
+ * the generated identifier must be free in the shared key namespace (see cluster-keys.ts); the cluster
+ * and its keys are written in one flush, so a concurrent creation of a colliding id loses on the keys'
+ * primary key whatever the database's collation.
+ */
+export async function createCluster(ctx: DomainContext, actor: Principal | undefined, input: CreateClusterInput, opts: CreateClusterOptions = {}): Promise<Cluster> {
   if (actor) requireSuperUser(actor, 'create clusters');
   const id = requireName('id', input.id, 100);
   const cluster = new Cluster();
@@ -43,15 +56,15 @@ export async function createCluster(ctx: DomainContext, actor: Principal | undef
   if (cluster.clusterType === 'tke' && (!cluster.tkeClusterId || !cluster.tkeClusterRegion)) {
     throw new ValidationError('tke_cluster_id', "tke clusters need 'tke_cluster_id' and 'tke_cluster_region'");
   }
-  cluster.identifier = `${id.toLowerCase()}-${randomAlphanumeric(16).toLowerCase()}`;
+  cluster.identifier = await claimableIdentifier(ctx.em, id, opts.identifierSuffix ?? randomSuffix);
   cluster.creator = actor ? ref(actor.user) : null;
   cluster.createdAt = ctx.now();
   try {
-    ctx.em.persist(cluster);
+    ctx.em.persist([cluster, ...keysOf(cluster)]);
     // Announced so caches that remembered this id as unknown forget it.
     await commitWithChange(ctx, 'cluster', id);
   } catch (err) {
-    if (err instanceof UniqueConstraintViolationException) throw new ConflictError(`cluster ${id} already exists`, { id });
+    if (err instanceof UniqueConstraintViolationException) throw await conflictAfterRace(ctx.em.fork(), id);
     throw err;
   }
   return cluster;
@@ -63,9 +76,14 @@ export async function getCluster(ctx: DomainContext, id: string): Promise<Cluste
   return cluster;
 }
 
-/** Tunnel paths name a cluster by id or by identifier. */
-export async function findClusterByIdOrIdentifier(ctx: DomainContext, key: string): Promise<Cluster | null> {
-  return ctx.em.findOne(Cluster, { $or: [{ id: key }, { identifier: key }] });
+/**
+ * Tunnel paths name a cluster by id or by identifier, without regard to case. Every match is returned:
+ * more than one means rows that collided before ids and identifiers shared a namespace, and the caller
+ * must refuse the key rather than pick one. It reads the clusters themselves, not the key table, so a
+ * collision an operator resolves by hand in the database is seen at the next look-up.
+ */
+export async function findClustersByIdOrIdentifier(ctx: DomainContext, key: string): Promise<Cluster[]> {
+  return clustersByKeys(ctx.em, [key]);
 }
 
 export interface ClusterFilter {
@@ -94,6 +112,7 @@ export async function deleteCluster(ctx: DomainContext, actor: Principal, id: st
   await ctx.em.transactional(async (em) => {
     await em.nativeDelete(RbacGrant, { clusterId: id });
     await em.nativeDelete(RbacSyncStatus, { clusterId: id });
+    await releaseKeys(em, cluster);
     em.remove(cluster);
   });
   await commitWithChange(ctx, 'cluster', id);
