@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime';
 import type { GraphqlContext } from './context';
 import { createErrorFormatter } from './errors';
 import { documentLimits, MAX_TOKENS } from './limits';
+import { knownOperationTypes } from './operation-type-rule';
 import { pageCostLimit } from './page-cost';
 import { RESPONSE_BOUNDS, stringifyBounded } from './response-bounds';
 
@@ -18,7 +19,7 @@ export function createApolloServer(schema: GraphQLSchema, rt: Runtime): ApolloSe
   return new ApolloServer<GraphqlContext>({
     schema,
     plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled()],
-    validationRules: armor.validationRules,
+    validationRules: [knownOperationTypes, ...armor.validationRules],
     parseOptions: { maxTokens: MAX_TOKENS },
     // graphql-js stops collecting errors at these counts (and says so), so none piles up thousands.
     validationOptions: { maxErrors: RESPONSE_BOUNDS.errors },

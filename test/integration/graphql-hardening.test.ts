@@ -92,6 +92,21 @@ describe('GraphQL hardening on sqlite', () => {
     }
   });
 
+  it('answers other invalid operations with 400 and a client code, never an internal error', async () => {
+    const cases: [string, unknown, string][] = [
+      ['a subscription (the schema has none)', { query: 'subscription { viewer { name } }' }, 'GRAPHQL_VALIDATION_FAILED'],
+      ['an unknown field', { query: '{ viewer { nope } }' }, 'GRAPHQL_VALIDATION_FAILED'],
+      ['two operations, no name', { query: 'query A { viewer { name } } query B { viewer { id } }' }, 'OPERATION_RESOLUTION_FAILURE'],
+      ['an unknown operation name', { query: 'query A { viewer { name } }', operationName: 'B' }, 'OPERATION_RESOLUTION_FAILURE'],
+      ['a missing required variable', { query: 'query($n: Int!) { users(first: $n) { totalCount } }' }, 'BAD_USER_INPUT'],
+    ];
+    for (const [label, body, code] of cases) {
+      const r = await post(JSON.stringify(body));
+      assert.equal(r.status, 400, `${label}: ${r.text}`);
+      assert.deepEqual(codesOf(r), [code], label);
+    }
+  });
+
   it('refuses more than 1,000 tokens with 400 naming the limit and the count, however large the document', async () => {
     // 110 fragments (nine tokens each with its spread) and a few plain fields: 6 + 990 + n tokens.
     // Fragments rather than 994 equal fields, whose pairwise merge check graphql-js itself cuts short.
