@@ -1,11 +1,13 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema } from 'graphql';
 import type { Runtime } from '../runtime';
 import type { GraphqlContext } from './context';
 import { createErrorFormatter } from './errors';
+import { documentLimits, MAX_TOKENS } from './limits';
+import { knownOperationTypes } from './operation-type-rule';
 import { pageCostLimit } from './page-cost';
+import { RESPONSE_BOUNDS, stringifyBounded } from './response-bounds';
 
 /**
  * Apollo with every default that matters stated: limits checked before execution, no batching, no
@@ -13,16 +15,16 @@ import { pageCostLimit } from './page-cost';
  */
 export function createApolloServer(schema: GraphQLSchema, rt: Runtime): ApolloServer<GraphqlContext> {
   const limits = rt.config.graphql;
-  const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth },
-    costLimit: { maxCost: limits.maxCost },
-    maxAliases: { n: limits.maxAliases },
-    blockFieldSuggestion: { enabled: true },
-  }).protect();
+  const armor = documentLimits(limits);
   return new ApolloServer<GraphqlContext>({
     schema,
     plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled()],
-    validationRules: armor.validationRules,
+    validationRules: [knownOperationTypes, ...armor.validationRules],
+    parseOptions: { maxTokens: MAX_TOKENS },
+    // graphql-js stops collecting errors at these counts (and says so), so none piles up thousands.
+    validationOptions: { maxErrors: RESPONSE_BOUNDS.errors },
+    executionOptions: { maxCoercionErrors: RESPONSE_BOUNDS.errors },
+    stringifyResult: stringifyBounded,
     allowBatchedHttpRequests: false,
     persistedQueries: false,
     csrfPrevention: true,

@@ -6,9 +6,27 @@ import { ArgumentValidationError, AuthenticationError, AuthorizationError } from
 import { isGatewayError, type GatewayError } from '../errors';
 import type { RequestInfo } from '../http/types';
 import type { Logger } from '../log';
+import { tokenLimitError, validationBudgetError } from './limits';
+import { RESPONSE_BOUNDS, truncateMessage, withoutEchoedValue } from './response-bounds';
 
-/** The only codes clients ever see in `extensions.code`. */
-export type ClientErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'INTERNAL_SERVER_ERROR';
+/**
+ * The only codes clients ever see in `extensions.code`: the domain's, and Apollo's for a request that is
+ * not a valid GraphQL request (`BAD_REQUEST`: not a GraphQL shape at all; `GRAPHQL_PARSE_FAILED`: a
+ * syntax error; `GRAPHQL_VALIDATION_FAILED`: invalid for the schema or over a limit, named in
+ * `extensions.limit`). `BAD_USER_INPUT` is a value the operation cannot take (variables, arguments).
+ */
+export type ClientErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'INTERNAL_SERVER_ERROR'
+  | 'BAD_REQUEST'
+  | 'GRAPHQL_PARSE_FAILED'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'OPERATION_RESOLUTION_FAILURE'
+  | 'PERSISTED_QUERY_NOT_SUPPORTED';
 
 /**
  * The request being served, so formatError (which Apollo calls without the context) can name the
@@ -16,16 +34,23 @@ export type ClientErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT'
  */
 export const requestScope = new AsyncLocalStorage<RequestInfo>();
 
-/** Apollo's codes for a request that is malformed as GraphQL; to clients they are all bad input. */
-const REQUEST_ERROR_CODES = new Set([
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'OPERATION_RESOLUTION_FAILURE',
+/**
+ * Apollo's codes for a request it refused, as clients see them: unchanged (so generic GraphQL clients
+ * understand them, and Apollo has already set the matching 400), except that persisted queries are off
+ * altogether.
+ */
+const REQUEST_ERROR_CODES: ReadonlyMap<string, ClientErrorCode> = new Map<string, ClientErrorCode>([
+  ['BAD_USER_INPUT', 'BAD_USER_INPUT'],
+  ['BAD_REQUEST', 'BAD_REQUEST'],
+  ['GRAPHQL_PARSE_FAILED', 'GRAPHQL_PARSE_FAILED'],
+  ['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_VALIDATION_FAILED'],
+  ['OPERATION_RESOLUTION_FAILURE', 'OPERATION_RESOLUTION_FAILURE'],
+  ['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED'],
+  ['PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_SUPPORTED'],
 ]);
+
+/** What a limit refusal (src/graphql/limits.ts) carries besides its code. */
+const LIMIT_EXTENSIONS = ['limit', 'max', 'found'] as const;
 
 /** graphql-js and Apollo wrap what a resolver threw, sometimes twice; the innermost error is the real one. */
 function rootCause(error: unknown): unknown {
@@ -53,9 +78,35 @@ function firstConstraintMessage(errors: ClassValidatorError[]): string | undefin
   return own ?? firstConstraintMessage(first.children ?? []);
 }
 
+/** Messages of an error and of every error it wraps, outermost first. */
+function chainMessages(error: unknown): string[] {
+  const messages: string[] = [];
+  for (let e = error; e instanceof Error && messages.length < 5; e = e instanceof GraphQLError ? e.originalError : undefined) messages.push(e.message);
+  return messages;
+}
+
 function shaped(formatted: GraphQLFormattedError, code: ClientErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLFormattedError {
-  const { locations, path } = formatted;
-  return { message, ...(locations ? { locations } : {}), ...(path ? { path } : {}), extensions: { ...extra, code } };
+  const { path } = formatted;
+  const locations = formatted.locations?.slice(0, RESPONSE_BOUNDS.locations);
+  return { message: truncateMessage(message), ...(locations ? { locations } : {}), ...(path ? { path } : {}), extensions: { ...extra, code } };
+}
+
+/** The limits graphql-js enforces itself surface as a syntax error (tokens) or a bare abort (validation work). */
+function graphqlJsLimit(code: ClientErrorCode, cause: unknown): { message: string; extensions: Record<string, unknown> } | undefined {
+  if (!(cause instanceof GraphQLError)) return undefined;
+  if (code === 'GRAPHQL_PARSE_FAILED') return tokenLimitError(cause);
+  if (code === 'GRAPHQL_VALIDATION_FAILED') return validationBudgetError(cause);
+  return undefined;
+}
+
+/** A request Apollo refused before executing it: its code, a limit named if one was hit, no input echoed. */
+function fromRequestError(formatted: GraphQLFormattedError, error: GraphQLError, cause: unknown, code: ClientErrorCode): GraphQLFormattedError {
+  const limit = graphqlJsLimit(code, cause);
+  if (limit) return shaped(formatted, 'GRAPHQL_VALIDATION_FAILED', limit.message, limit.extensions);
+  if (code === 'BAD_USER_INPUT') return shaped(formatted, code, withoutEchoedValue(formatted.message, chainMessages(error).slice(1)));
+  const extra: Record<string, unknown> = {};
+  for (const key of LIMIT_EXTENSIONS) if (formatted.extensions?.[key] !== undefined) extra[key] = formatted.extensions[key];
+  return shaped(formatted, code, formatted.message, extra);
 }
 
 function fromGatewayError(formatted: GraphQLFormattedError, err: GatewayError): GraphQLFormattedError {
@@ -85,9 +136,8 @@ export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormatt
     }
     if (cause instanceof AuthenticationError) return shaped(formatted, 'UNAUTHENTICATED', formatted.message);
     const code = formatted.extensions?.code;
-    if (cause instanceof GraphQLError && typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
-      return shaped(formatted, 'BAD_USER_INPUT', formatted.message, code === 'BAD_USER_INPUT' ? {} : { reason: code });
-    }
+    const requestCode = typeof code === 'string' ? REQUEST_ERROR_CODES.get(code) : undefined;
+    if (requestCode && error instanceof GraphQLError) return fromRequestError(formatted, error, cause, requestCode);
     const requestId = requestScope.getStore()?.requestId ?? crypto.randomUUID();
     logger.error({ err: cause, requestId, path: formatted.path }, 'GraphQL request failed with an unexpected error');
     return shaped(formatted, 'INTERNAL_SERVER_ERROR', `internal error (request id ${requestId})`, { requestId });

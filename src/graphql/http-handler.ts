@@ -5,13 +5,28 @@ import { readBody, sendJson } from '../http/respond';
 import type { HttpHandler, RequestInfo } from '../http/types';
 import type { GraphqlContext } from './context';
 import { requestScope } from './errors';
+import { describeLimit } from './limits';
+import { checkVariables, type VariableViolation } from './variable-limits';
 
 export const GRAPHQL_PATH = '/graphql';
 
-/** Far above any real operation; armor's token limit rejects big documents long before this. */
+/** Far above any real operation: the document is at most 1,000 tokens and the variables 128 KiB. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
-type BodyResult = { ok: true; body: unknown } | { ok: false; status: number; message: string; reason: string };
+interface Refusal {
+  status: number;
+  message: string;
+  extensions: Record<string, unknown>;
+}
+
+type BodyResult = { ok: true; body: unknown } | ({ ok: false } & Refusal);
+
+/** JSON is UTF-8 (RFC 8259); a body that is not would otherwise reach the parser with U+FFFD in it. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function badRequest(message: string): BodyResult {
+  return { ok: false, status: 400, message, extensions: { code: 'BAD_REQUEST' } };
+}
 
 function isJson(contentType: string | undefined): boolean {
   const essence = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -24,23 +39,59 @@ function isJson(contentType: string | undefined): boolean {
  */
 async function readGraphqlBody(req: IncomingMessage): Promise<BodyResult> {
   if (req.method !== 'POST') return { ok: true, body: undefined };
-  const tooLarge = { ok: false, status: 413, message: `request body exceeds ${MAX_BODY_BYTES} bytes`, reason: 'PAYLOAD_TOO_LARGE' } as const;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const tooLarge = (found?: number): BodyResult => {
+    const { message, extensions } = describeLimit('body-bytes', MAX_BODY_BYTES, found);
+    return { ok: false, status: 413, message, extensions: { ...extensions, code: 'BAD_REQUEST' } };
+  };
   // Refused before reading: Node then discards the body and the client reliably gets the 413, where
   // aborting a half-read body resets the connection under it.
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge;
+  if (declared > MAX_BODY_BYTES) return tooLarge(declared);
   let raw: Buffer;
   try {
     raw = await readBody(req, MAX_BODY_BYTES);
   } catch (err) {
-    if ((err as { tooLarge?: boolean }).tooLarge) return tooLarge;
+    if ((err as { tooLarge?: boolean }).tooLarge) return tooLarge();
     throw err;
   }
   if (!isJson(req.headers['content-type'])) return { ok: true, body: undefined };
+  let text: string;
   try {
-    return { ok: true, body: JSON.parse(raw.toString('utf8')) as unknown };
+    text = utf8.decode(raw);
   } catch {
-    return { ok: false, status: 400, message: 'request body is not valid JSON', reason: 'INVALID_JSON' };
+    return badRequest('request body is not valid UTF-8');
   }
+  try {
+    return { ok: true, body: JSON.parse(text) as unknown };
+  } catch {
+    return badRequest('request body is not valid JSON');
+  }
+}
+
+/**
+ * The variables' limits, before Apollo coerces them: a POST body's `variables` member, or the
+ * `variables` parameter of a GET (measured as sent). Shapes Apollo refuses anyway are left to it.
+ */
+function variablesRefusal(body: unknown, search: URLSearchParams): Refusal | null {
+  let violation: VariableViolation | null;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    violation = checkVariables((body as { variables?: unknown }).variables);
+  } else {
+    const param = search.get('variables');
+    if (param === null) return null;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(param);
+    } catch {
+      return null;
+    }
+    violation = checkVariables(parsed, Buffer.byteLength(param));
+  }
+  return violation && { status: 400, ...describeLimit(violation.limit, violation.max, violation.found) };
+}
+
+function refuse(res: ServerResponse, refusal: Refusal): void {
+  sendJson(res, refusal.status, { errors: [{ message: refusal.message, extensions: refusal.extensions }] });
 }
 
 function headerMap(req: IncomingMessage): HeaderMap {
@@ -79,10 +130,9 @@ export function graphqlHttpHandler(
       return;
     }
     const read = await readGraphqlBody(req);
-    if (!read.ok) {
-      sendJson(res, read.status, { errors: [{ message: read.message, extensions: { code: 'BAD_USER_INPUT', reason: read.reason } }] });
-      return;
-    }
+    if (!read.ok) return refuse(res, read);
+    const refusal = variablesRefusal(read.body, url.searchParams);
+    if (refusal) return refuse(res, refusal);
     const response = await requestScope.run(info, () =>
       server.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: headerMap(req), search: url.search, body: read.body },

@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, Kind, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
+import { Kind, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
 import { DEFAULT_PAGE, MAX_PAGE } from '../domain/pagination';
+import { limitExceeded } from './limits';
 
 /**
  * Prices an operation by the rows it can make us load: every object field costs one plus its children,
@@ -41,11 +42,8 @@ export function pageCostLimit<T extends object>(maxCost: number): ApolloServerPl
           const fragments: Record<string, FragmentDefinitionNode> = {};
           for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
           const cost = operationCost(operation, fragments, request.variables ?? {});
-          if (cost > maxCost) {
-            throw new GraphQLError(`operation cost ${cost} exceeds graphql.max_cost ${maxCost}: ask for smaller pages (first) or fewer nested lists`, {
-              extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-            });
-          }
+          // Thrown here, Apollo answers with the error's own status (400) and nothing executes.
+          if (cost > maxCost) throw limitExceeded('cost', maxCost, cost, 'ask for smaller pages (first) or fewer nested lists');
         },
       };
     },

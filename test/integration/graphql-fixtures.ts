@@ -15,6 +15,7 @@ Rw9tBYbLMqo2nwIgB6aAJ6WyHIR+yWB1JnP73YRvosJBuV3d+RkHHcE9414=
 
 export interface GqlError {
   message: string;
+  locations?: { line: number; column: number }[];
   path?: (string | number)[];
   extensions?: { code?: string; field?: string; reason?: string; requestId?: string; [key: string]: unknown };
 }

@@ -18,9 +18,9 @@ for (const dialect of DIALECTS) {
       const deep = `{ __type(name: "Query") { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }`;
       const res = await gql(t.url, t.adminToken, deep);
       assert.equal(res.status, 400);
-      assert.deepEqual(codes(res), ['BAD_USER_INPUT']);
-      assert.equal(res.errors[0]!.extensions!.reason, 'GRAPHQL_VALIDATION_FAILED');
-      assert.match(res.errors[0]!.message, /depth limit of 10 exceeded/);
+      assert.deepEqual(codes(res), ['GRAPHQL_VALIDATION_FAILED']);
+      assert.deepEqual(res.errors[0]!.extensions, { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'depth', max: 10, found: 11 });
+      assert.equal(res.errors[0]!.message, 'depth limit exceeded: the operation is 11 levels deep, 1 over the limit of 10');
       assert.equal(res.data, null);
     });
 
@@ -29,8 +29,9 @@ for (const dialect of DIALECTS) {
       const query = `query($n: Int) { ${['a', 'b', 'c'].map(page).join(' ')} }`;
       const big = await gql(t.url, t.adminToken, query, { n: 500 });
       assert.equal(big.status, 400);
-      assert.deepEqual(codes(big), ['BAD_USER_INPUT']);
-      assert.match(big.errors[0]!.message, /operation cost \d+ exceeds graphql\.max_cost 5000/);
+      assert.deepEqual(codes(big), ['GRAPHQL_VALIDATION_FAILED']);
+      assert.equal(big.errors[0]!.extensions!.limit, 'cost');
+      assert.match(big.errors[0]!.message, /^cost limit exceeded: the operation costs (\d+), \d+ over the limit of 5000; ask for smaller pages/);
       assert.equal(big.data ?? null, null);
       const small = await gql(t.url, t.adminToken, query, { n: 20 });
       assert.deepEqual(small.errors ?? [], []);
@@ -41,8 +42,9 @@ for (const dialect of DIALECTS) {
       const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: viewer { name }`).join(' ');
       const res = await gql(t.url, t.adminToken, `{ ${aliases} }`);
       assert.equal(res.status, 400);
-      assert.deepEqual(codes(res), ['BAD_USER_INPUT']);
-      assert.match(res.errors[0]!.message, /Aliases limit of 15 exceeded/);
+      assert.deepEqual(codes(res), ['GRAPHQL_VALIDATION_FAILED']);
+      assert.deepEqual(res.errors[0]!.extensions, { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'aliases', max: 15, found: 16 });
+      assert.equal(res.errors[0]!.message, 'aliases limit exceeded: the operation has 16 aliases, 1 over the limit of 15');
     });
 
     it('blocks a simple cross-site POST (text/plain, no preflight header) before it runs', async () => {
@@ -51,7 +53,7 @@ for (const dialect of DIALECTS) {
       assert.equal(res.status, 400);
       const payload = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
       assert.match(payload.errors[0]!.message, /Cross-Site Request Forgery/);
-      assert.equal(payload.errors[0]!.extensions.code, 'BAD_USER_INPUT');
+      assert.equal(payload.errors[0]!.extensions.code, 'BAD_REQUEST');
       const users = await gql(t.url, t.adminToken, '{ users(filter: { nameContains: "csrf-victim" }) { totalCount } }');
       assert.equal(users.data.users.totalCount, 0);
       const get = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ viewer { name } }')}`, { headers: { authorization: `Bearer ${t.adminToken}` } });
@@ -92,18 +94,22 @@ for (const dialect of DIALECTS) {
     it('does not hint at field names in validation errors', async () => {
       const res = await gql(t.url, t.adminToken, '{ viewe { name } }');
       assert.equal(res.status, 400);
-      assert.deepEqual(codes(res), ['BAD_USER_INPUT']);
+      assert.deepEqual(codes(res), ['GRAPHQL_VALIDATION_FAILED']);
       assert.doesNotMatch(res.errors[0]!.message, /Did you mean/);
     });
 
-    it('answers malformed or oversized bodies with BAD_USER_INPUT', async () => {
+    it('answers malformed or oversized bodies with BAD_REQUEST', async () => {
       const headers = { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` };
       const broken = await fetch(`${t.url}/graphql`, { method: 'POST', headers, body: '{"query": ' });
       assert.equal(broken.status, 400);
-      assert.equal(((await broken.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'BAD_USER_INPUT');
-      const huge = await fetch(`${t.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query: `{ viewer { name } }${' '.repeat(2 * 1024 * 1024)}` }) });
+      assert.deepEqual(((await broken.json()) as { errors: { extensions: unknown }[] }).errors[0]!.extensions, { code: 'BAD_REQUEST' });
+      const body = JSON.stringify({ query: `{ viewer { name } }${' '.repeat(2 * 1024 * 1024)}` });
+      const size = Buffer.byteLength(body);
+      const huge = await fetch(`${t.url}/graphql`, { method: 'POST', headers, body });
       assert.equal(huge.status, 413);
-      assert.equal(((await huge.json()) as { errors: { extensions: { reason: string } }[] }).errors[0]!.extensions.reason, 'PAYLOAD_TOO_LARGE');
+      const payload = (await huge.json()) as { errors: { message: string; extensions: unknown }[] };
+      assert.deepEqual(payload.errors[0]!.extensions, { code: 'BAD_REQUEST', limit: 'body-bytes', max: 1024 * 1024, found: size });
+      assert.equal(payload.errors[0]!.message, `body-bytes limit exceeded: the request body is ${size} bytes, ${size - 1024 * 1024} over the limit of ${1024 * 1024}`);
     });
 
     it('refuses batched requests', async () => {
@@ -114,7 +120,7 @@ for (const dialect of DIALECTS) {
       });
       assert.equal(res.status, 400);
       const payload = (await res.json()) as { errors: { extensions: { code: string } }[] };
-      assert.equal(payload.errors[0]!.extensions.code, 'BAD_USER_INPUT');
+      assert.equal(payload.errors[0]!.extensions.code, 'BAD_REQUEST');
     });
   });
 }
