@@ -1,4 +1,5 @@
 import { createProxy } from '../proxy';
+import type { Http2SecureServer } from 'node:http2';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config';
@@ -8,6 +9,7 @@ import { purgeDeadTokens } from './domain/tokens';
 
 const DEAD_TOKEN_RETENTION_MS = 30 * 24 * 3600_000;
 import { createGraphqlMounts } from './graphql';
+import { explainFirstRunBindError, keepServerCertFresh, withFirstRunTls } from './http/first-run-tls';
 import { healthMounts } from './http/health';
 import { startListeners, type Listening } from './http/server';
 import type { Mount } from './http/types';
@@ -63,7 +65,9 @@ function advertisedIp(config: Config, bound: string): string {
 }
 
 /** The composition root: store, domain, discovery, edges, listeners. */
-export async function startApp(config: Config, logger: Logger, opts: RuntimeOptions & { role?: Role } = {}): Promise<App> {
+export async function startApp(configured: Config, logger: Logger, opts: RuntimeOptions & { role?: Role } = {}): Promise<App> {
+  const firstRunTls = configured.tls ? undefined : configured.autoTls;
+  const config = await withFirstRunTls(configured, logger, { serverCert: true });
   const runtime = await startRuntime(config, logger, opts);
   let shuttingDown = false;
   // Filled in once the listeners are bound (the port may be chosen by the OS), before discovery starts.
@@ -71,8 +75,14 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
   const discovery = createDiscovery(config, { register: registration, logger });
   try {
     const built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery);
-    const listening = await startListeners(config, built.mounts, logger);
+    const listening = await startListeners(config, built.mounts, logger).catch((err: unknown) => {
+      throw firstRunTls ? explainFirstRunBindError(err, firstRunTls) : err;
+    });
     const first = listening.servers[0]!.address() as AddressInfo;
+    // The TLS listener is the first one. Asked for port 0 (tests), its port is known only now, and
+    // kubeconfigs handed out over the plain listener must name it.
+    if (config.tls?.port === 0) runtime.deps.config = { ...runtime.deps.config, tls: { ...config.tls, port: first.port } };
+    const stopRenewal = firstRunTls ? keepServerCertFresh(firstRunTls, listening.servers[0] as Http2SecureServer, logger) : () => undefined;
     registration.ip = advertisedIp(config, first.address);
     registration.port = first.port;
     discovery.start();
@@ -93,6 +103,7 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
       stop: async () => {
         shuttingDown = true;
         clearInterval(pruning);
+        stopRenewal();
         await listening.close();
         await discovery.stop();
         await built.stop();

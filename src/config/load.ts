@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { AUTO_TLS_PORT, decideAutoTls } from './auto-tls';
 import type { BootstrapUser, Config, DatabaseConfig, RbacGrantFromConfig } from './config';
 import { parseMysqlDsn } from './dsn';
 
@@ -24,6 +25,8 @@ const ALIASES = {
   caFile: ['ca_file', 'custom_ca_file', 'service_config.ca_file', 'tls.ca_file'],
   verifyClientTls: ['verify_client_tls', 'service_config.verify_client_tls'],
   allowInsecureListener: ['allow_insecure_listener'],
+  autoTls: ['auto_tls.enabled'],
+  autoTlsPort: ['auto_tls.port'],
   publicUrl: ['public_url', 'external_url'],
   dsn: ['database.dsn', 'core_database.dsn', 'bke.mysql_dsn', 'mysql_dsn'],
   sqlitePath: ['database.sqlite_path'],
@@ -76,6 +79,8 @@ export const ENV_OVERRIDES: Record<string, Setting> = {
   BCS_API_TLS_KEY_FILE: 'keyFile',
   BCS_API_TLS_CA_FILE: 'caFile',
   BCS_API_ALLOW_INSECURE_LISTENER: 'allowInsecureListener',
+  BCS_API_AUTO_TLS: 'autoTls',
+  BCS_API_AUTO_TLS_PORT: 'autoTlsPort',
   BCS_API_PUBLIC_URL: 'publicUrl',
   BCS_API_DSN: 'dsn',
   BCS_API_SQLITE_PATH: 'sqlitePath',
@@ -227,6 +232,11 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
   }
 
   const publicUrl = get('publicUrl', z.string().url());
+  const { autoTls, problem: autoTlsProblem } = decideAutoTls({
+    enabled: get('autoTls', bool, true), port: get('autoTlsPort', port, AUTO_TLS_PORT), dataDir, publicUrl,
+    tlsConfigured: Boolean(certFile || keyFile), insecureConfigured: insecurePort !== undefined, plain,
+  });
+  if (autoTlsProblem) problems.push(autoTlsProblem);
 
   const dsn = get('dsn', nonEmpty);
   let database: DatabaseConfig;
@@ -301,6 +311,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     dataDir,
     tls,
     plain,
+    autoTls,
     allowInsecureListener,
     publicUrl,
     database,
