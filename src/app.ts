@@ -73,9 +73,10 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
   // Filled in once the listeners are bound (the port may be chosen by the OS), before discovery starts.
   const registration: SelfRegistration = { ip: '', port: 0, scheme: config.tls ? 'https' : 'http', version: VERSION };
   const discovery = createDiscovery(config, { register: registration, logger });
+  let built: Awaited<ReturnType<typeof buildMounts>> | undefined;
   try {
-    const built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery);
-    const listening = await startListeners(config, built.mounts, logger).catch((err: unknown) => {
+    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery));
+    const listening = await startListeners(config, edges.mounts, logger).catch((err: unknown) => {
       throw firstRunTls ? explainFirstRunBindError(err, firstRunTls) : err;
     });
     const first = listening.servers[0]!.address() as AddressInfo;
@@ -106,11 +107,14 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
         stopRenewal();
         await listening.close();
         await discovery.stop();
-        await built.stop();
+        await edges.stop();
         await runtime.close();
       },
     };
   } catch (err) {
+    // A listener that cannot bind must not leave the edges' timers (proxy, RBAC sync) holding the process.
+    shuttingDown = true;
+    await built?.stop();
     await discovery.stop();
     await runtime.close();
     throw err;

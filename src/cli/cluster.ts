@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import type { Config } from '../config/config';
 import { createCluster, getCluster } from '../domain/clusters';
-import { reportCredentials } from '../domain/credentials';
+import { caFingerprint, parseServerAddresses, reportCredentials } from '../domain/credentials';
 import { tunnelPath } from '../domain/kubeconfig';
 import { createRegisterToken, readRegisterToken } from '../domain/register-tokens';
-import { NotFoundError } from '../errors';
+import { NotFoundError, ValidationError } from '../errors';
 import { withRuntime } from './runtime';
 import { UsageError, type Flags } from './usage';
 
@@ -31,6 +31,15 @@ function readFlagFile(flag: string, file: string): string {
   }
 }
 
+function checkFlag(flag: string, check: () => unknown): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(`${flag}: ${err.message.replace(/^field '\w+' /, '')}`);
+    throw err;
+  }
+}
+
 function requireFlag(value: string | undefined, flag: string, what: string): string {
   if (!value) throw new UsageError(`cluster credentials: missing ${flag} <${what}>`);
   return value;
@@ -48,6 +57,9 @@ export async function clusterCredentials(config: Config, id: string, flags: Flag
   const caCertData = readFlagFile('--ca-file', requireFlag(flags['ca-file'], '--ca-file', "PEM file of the cluster's CA"));
   const userToken = readFlagFile('--token-file', requireFlag(flags['token-file'], '--token-file', 'file holding a service-account token')).trim();
   if (!userToken) throw new UsageError('--token-file: the file is empty');
+  // Checked here, before the store is opened, so the message names the flag rather than the agent's field.
+  checkFlag('--server', () => parseServerAddresses(servers.join(',')));
+  checkFlag('--ca-file', () => caFingerprint(caCertData));
   return withRuntime(config, async (rt) => {
     const cluster = await getCluster(rt.context(), id);
     let registerToken: string;

@@ -19,7 +19,8 @@ export interface AutoTlsConfig extends ListenerConfig {
 export interface AutoTlsInput {
   /** `auto_tls.enabled`; true unless the operator turned it off. */
   enabled: boolean;
-  port: number;
+  /** `auto_tls.port` when set; AUTO_TLS_PORT otherwise. */
+  port?: number;
   dataDir: string;
   /** Whether the operator configured a certificate (then nothing is generated). */
   tlsConfigured: boolean;
@@ -41,16 +42,20 @@ function hostOf(url: string): string {
 /**
  * Decides whether the first-run TLS listener runs: only when the operator configured neither TLS nor
  * the original's insecure listener, and did not turn it off. Moving the plain listener (`address`,
- * `port`) keeps it: both listeners then share the address. Returns the problem to report, if any.
+ * `port`) keeps it: both listeners then share the address, unless the plain one took 8443 itself.
+ * Returns the problem to report, if any.
  */
 export function decideAutoTls(input: AutoTlsInput): { autoTls?: AutoTlsConfig; problem?: string } {
   if (!input.enabled || input.tlsConfigured || input.insecureConfigured || !input.plain) return {};
   const { address } = input.plain;
-  if (input.port !== 0 && input.port === input.plain.port) {
-    return { problem: `auto_tls.port: ${input.port} is also the plain listener's port; choose another (or set auto_tls.enabled: false)` };
+  const port = input.port ?? AUTO_TLS_PORT;
+  if (port !== 0 && port === input.plain.port) {
+    // A plain listener put on 8443 by hand (the original's TLS port) keeps it; a clash asked for is an error.
+    if (input.port === undefined) return {};
+    return { problem: `auto_tls.port: ${port} is also the plain listener's port; choose another (or set auto_tls.enabled: false)` };
   }
   const names = [...LOOPBACK_NAMES];
   if (!WILDCARD.has(address)) names.push(address);
   if (input.publicUrl) names.push(hostOf(input.publicUrl));
-  return { autoTls: { address, port: input.port, dir: path.join(input.dataDir, 'tls'), serverNames: [...new Set(names.map((n) => n.toLowerCase()))] } };
+  return { autoTls: { address, port, dir: path.join(input.dataDir, 'tls'), serverNames: [...new Set(names.map((n) => n.toLowerCase()))] } };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
-import { AUTO_TLS_PORT, decideAutoTls } from './auto-tls';
+import { decideAutoTls } from './auto-tls';
 import type { BootstrapUser, Config, DatabaseConfig, RbacGrantFromConfig } from './config';
 import { parseMysqlDsn } from './dsn';
 
@@ -233,7 +233,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
 
   const publicUrl = get('publicUrl', z.string().url());
   const { autoTls, problem: autoTlsProblem } = decideAutoTls({
-    enabled: get('autoTls', bool, true), port: get('autoTlsPort', port, AUTO_TLS_PORT), dataDir, publicUrl,
+    enabled: get('autoTls', bool, true), port: get('autoTlsPort', port), dataDir, publicUrl,
     tlsConfigured: Boolean(certFile || keyFile), insecureConfigured: insecurePort !== undefined, plain,
   });
   if (autoTlsProblem) problems.push(autoTlsProblem);

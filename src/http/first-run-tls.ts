@@ -53,12 +53,13 @@ async function waitForFile(file: string, ms: number): Promise<boolean> {
   return true;
 }
 
-function loadCa(files: ReturnType<typeof firstRunTlsFiles>, now: Date): LocalCa {
+/** `withKey` false: the certificate alone, for a command that only embeds it (and may not read the 0600 key). */
+function loadCa(files: ReturnType<typeof firstRunTlsFiles>, now: Date, withKey: boolean): LocalCa {
   const certPem = fs.readFileSync(files.caCert, 'utf8');
-  const keyPem = fs.readFileSync(files.caKey, 'utf8');
+  const keyPem = withKey ? fs.readFileSync(files.caKey, 'utf8') : '';
   const cert = new crypto.X509Certificate(certPem);
   const remove = `remove ${files.caCert} and ${files.caKey} to generate a new CA (kubeconfigs issued before then must be fetched again)`;
-  if (!cert.ca || !samePublicKey(keyPem, certPem)) throw new Error(`${files.caCert} is not a CA certificate matching ${files.caKey}; ${remove}`);
+  if (!cert.ca || (withKey && !samePublicKey(keyPem, certPem))) throw new Error(`${files.caCert} is not a CA certificate matching ${files.caKey}; ${remove}`);
   if (new Date(cert.validTo).getTime() <= now.getTime()) throw new Error(`the first-run CA ${files.caCert} expired on ${cert.validTo}; ${remove}`);
   return { certPem, keyPem, fingerprint: cert.fingerprint256, created: false };
 }
@@ -68,12 +69,13 @@ function loadCa(files: ReturnType<typeof firstRunTlsFiles>, now: Date): LocalCa 
  * once (`serve` and a CLI command): the key is published with link(2), which fails if another got there
  * first, and the loser then waits for the winner's certificate.
  */
-export async function ensureLocalCa(dir: string, now: Date): Promise<LocalCa> {
+export async function ensureLocalCa(dir: string, now: Date, opts: { withKey?: boolean } = {}): Promise<LocalCa> {
   const files = firstRunTlsFiles(dir);
+  const withKey = opts.withKey ?? true;
+  if (fs.existsSync(files.caCert)) return loadCa(files, now, withKey);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (fs.existsSync(files.caCert)) return loadCa(files, now);
   if (fs.existsSync(files.caKey)) {
-    if (await waitForFile(files.caCert, CA_WAIT_MS)) return loadCa(files, now);
+    if (await waitForFile(files.caCert, CA_WAIT_MS)) return loadCa(files, now, withKey);
     throw new Error(`${files.caKey} exists without ${files.caCert} (an interrupted first start?); remove ${files.caKey} to generate a new CA`);
   }
   const ca = await createCa(now);
@@ -82,9 +84,10 @@ export async function ensureLocalCa(dir: string, now: Date): Promise<LocalCa> {
   try {
     fs.linkSync(tmpKey, files.caKey);
   } catch (err) {
+    fs.rmSync(tmpCert, { force: true });
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     if (!(await waitForFile(files.caCert, CA_WAIT_MS))) throw new Error(`another process is creating the CA in ${dir} and has not finished`);
-    return loadCa(files, now);
+    return loadCa(files, now, withKey);
   } finally {
     fs.rmSync(tmpKey, { force: true });
   }
@@ -148,7 +151,7 @@ export async function withFirstRunTls(config: Config, logger: Logger, opts: { se
   const auto = config.autoTls;
   if (!auto || config.tls) return config;
   const now = opts.now ?? new Date();
-  const ca = await ensureLocalCa(auto.dir, now);
+  const ca = await ensureLocalCa(auto.dir, now, { withKey: opts.serverCert });
   const files = firstRunTlsFiles(auto.dir);
   if (ca.created) {
     logger.warn(
