@@ -1,4 +1,5 @@
 import { createProxy } from '../proxy';
+import type { Http2SecureServer } from 'node:http2';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -9,6 +10,7 @@ import { purgeDeadTokens } from './domain/tokens';
 
 const DEAD_TOKEN_RETENTION_MS = 30 * 24 * 3600_000;
 import { createGraphqlMounts } from './graphql';
+import { explainFirstRunBindError, keepServerCertFresh, withFirstRunTls } from './http/first-run-tls';
 import { healthMounts } from './http/health';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener';
 import { startListeners, type Listening } from './http/server';
@@ -68,25 +70,34 @@ function advertisedIp(config: Config, bound: string): string {
 }
 
 /** The composition root: store, domain, discovery, edges, listeners. */
-export async function startApp(config: Config, logger: Logger, opts: RuntimeOptions & { role?: Role } = {}): Promise<App> {
+export async function startApp(configured: Config, logger: Logger, opts: RuntimeOptions & { role?: Role } = {}): Promise<App> {
+  const firstRunTls = configured.tls ? undefined : configured.autoTls;
+  const config = await withFirstRunTls(configured, logger, { serverCert: true });
   const runtime = await startRuntime(config, logger, opts);
   let shuttingDown = false;
   // Filled in once the listeners are bound (the port may be chosen by the OS), before discovery starts.
   const registration: SelfRegistration = { ip: '', port: 0, scheme: config.tls ? 'https' : 'http', version: VERSION };
   const discovery = createDiscovery(config, { register: registration, logger });
+  let built: Awaited<ReturnType<typeof buildMounts>> | undefined;
   try {
-    const built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery);
-    const listening = await startListeners(config, built.mounts, logger);
+    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery));
+    const listening = await startListeners(config, edges.mounts, logger).catch((err: unknown) => {
+      throw firstRunTls ? explainFirstRunBindError(err, firstRunTls) : err;
+    });
     let metricsListener: MetricsListener | undefined;
     if (config.metrics.listener) {
       try {
-        metricsListener = await startMetricsListener(config.metrics.listener, built.registry, logger);
+        metricsListener = await startMetricsListener(config.metrics.listener, edges.registry, logger);
       } catch (err) {
         await listening.close();
         throw err;
       }
     }
     const first = listening.servers[0]!.address() as AddressInfo;
+    // The TLS listener is the first one. Asked for port 0 (tests), its port is known only now, and
+    // kubeconfigs handed out over the plain listener must name it.
+    if (config.tls?.port === 0) runtime.deps.config = { ...runtime.deps.config, tls: { ...config.tls, port: first.port } };
+    const stopRenewal = firstRunTls ? keepServerCertFresh(firstRunTls, listening.servers[0] as Http2SecureServer, logger) : () => undefined;
     registration.ip = advertisedIp(config, first.address);
     registration.port = first.port;
     if (metricsListener) registration.metric_port = metricsListener.port;
@@ -109,13 +120,17 @@ export async function startApp(config: Config, logger: Logger, opts: RuntimeOpti
       stop: async () => {
         shuttingDown = true;
         clearInterval(pruning);
+        stopRenewal();
         await Promise.all([listening.close(), metricsListener?.close()]);
         await discovery.stop();
-        await built.stop();
+        await edges.stop();
         await runtime.close();
       },
     };
   } catch (err) {
+    // A listener that cannot bind must not leave the edges' timers (proxy, RBAC sync) holding the process.
+    shuttingDown = true;
+    await built?.stop();
     await discovery.stop();
     await runtime.close();
     throw err;

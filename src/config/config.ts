@@ -1,3 +1,4 @@
+import type { AutoTlsConfig } from './auto-tls';
 import type { MysqlTarget } from './dsn';
 
 export type DatabaseConfig =
@@ -34,6 +35,8 @@ export interface Config {
   readonly dataDir: string;
   readonly tls?: { certFile: string; keyFile: string; caFile?: string; verifyClientTls: boolean } & ListenerConfig;
   readonly plain?: ListenerConfig;
+  /** First run (no TLS, no insecure listener configured): a TLS listener with a generated CA; see auto-tls.ts. */
+  readonly autoTls?: AutoTlsConfig;
   readonly allowInsecureListener: boolean;
   /**
    * Prometheus `/metrics`: on a listener of its own (`metric_config.metric_port`, bound on `address` as

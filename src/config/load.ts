@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { readBootstrapUsers, readRbac } from './access';
+import { decideAutoTls } from './auto-tls';
 import type { Config } from './config';
 import { readListeners } from './listeners';
 import { readLogLevel } from './logging';
@@ -35,10 +36,23 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     s.problems.push(`zookeeper.auth_user and zookeeper.auth_password must be set together (only ${s.keyOf(zkUser ? 'zookeeperAuthUser' : 'zookeeperAuthPassword')} is set)`);
   }
 
+  const publicUrl = s.get('publicUrl', z.string().url());
+  const autoTls = decideAutoTls({
+    enabled: s.get('autoTls', bool, true),
+    port: s.get('autoTlsPort', port),
+    dataDir,
+    publicUrl,
+    tlsConfigured: Boolean(listeners.tls || s.lookup('certFile') || s.lookup('keyFile')),
+    insecureConfigured: s.lookup('insecurePort') !== undefined,
+    plain: listeners.plain,
+  });
+  if (autoTls.problem) s.problems.push(autoTls.problem);
+
   const config: Omit<Config, 'ignoredKeys' | 'unusedKeys' | 'warnings'> = {
     dataDir,
     ...listeners,
-    publicUrl: s.get('publicUrl', z.string().url()),
+    autoTls: autoTls.autoTls,
+    publicUrl,
     consoleProxyPort: s.get('consoleProxyPort', port),
     database: readDatabase(s, dataDir),
     encryption: readEncryption(s, dataDir, cwd),

@@ -1,7 +1,6 @@
-import fs from 'node:fs/promises';
 import { getCluster } from '../domain/clusters';
-import type { DomainContext } from '../domain/context';
 import { findCredential, readClusterSecrets, reportCredentials } from '../domain/credentials';
+import { gatewayBaseUrl, gatewayCaPem } from '../domain/kubeconfig';
 import { issueToken } from '../domain/tokens';
 import { NotFoundError, type GatewayError } from '../errors';
 import { ApiError, ERRCODE, type ErrorMapper } from './render';
@@ -32,23 +31,20 @@ export async function acceptReport(call: Call): Promise<void> {
   });
 }
 
-/** The gateway's own CA (what kubectl must trust to reach us), or "" without TLS. */
-export async function gatewayCa(ctx: DomainContext): Promise<string> {
-  const file = ctx.config.tls ? (ctx.config.tls.caFile ?? ctx.config.tls.certFile) : undefined;
-  return file ? fs.readFile(file, 'utf8') : '';
-}
-
 /**
  * kubectl settings for the caller: the tunnel path, a freshly issued token of the caller's own (the
- * original handed back the caller's existing token, which is not stored here), and the gateway's CA.
+ * original handed back the caller's existing token, which is not stored here), and the gateway's CA
+ * ("" without TLS). `server_address`, not in the original, is the whole URL kubectl should use: the
+ * TLS listener even when this request came over the plain one, as in the kubeconfig mutation.
  */
 const clientCredentials = handler(async (call) => {
   const actor = await principalOf(call);
   const cluster = await getCluster(call.ctx, call.params['cluster_id']!);
   if (!(await findCredential(call.ctx, cluster.id))) throw new NotFoundError('credentials', cluster.id, 'no credentials found');
   const token = await issueToken(call.ctx, actor, actor.user, { name: `client_credentials:${cluster.id}`, type: 'kubeconfig' });
+  const serverAddress = `${gatewayBaseUrl(call.ctx, call.info.baseUrl)}${serverAddressPath(cluster)}`;
   return {
-    body: { cluster_id: cluster.id, server_address_path: serverAddressPath(cluster), user_token: token.secret, cacert_data: await gatewayCa(call.ctx) },
+    body: { cluster_id: cluster.id, server_address_path: serverAddressPath(cluster), server_address: serverAddress, user_token: token.secret, cacert_data: gatewayCaPem(call.ctx) ?? '' },
   };
 });
 

@@ -17,7 +17,8 @@ export function tempDir(prefix = 'bcs-api-test-'): string {
 export function testConfig(db: TestDatabase, dir: string, overrides: Partial<Config> = {}): Config {
   const base = loadConfig({ env: { BCS_API_DATA_DIR: dir, BCS_API_PORT: '0', BCS_API_LOG_LEVEL: 'silent' }, cwd: dir });
   // RBAC sync is off unless a suite asks for it: its background reads would land in other suites' statement counts.
-  return { ...base, database: db.config, ...overrides, rbac: { ...base.rbac, syncEnabled: false, ...overrides.rbac } };
+  // First-run TLS too (it would take port 8443 and write a CA): the suites that test it ask for it.
+  return { ...base, database: db.config, autoTls: undefined, ...overrides, rbac: { ...base.rbac, syncEnabled: false, ...overrides.rbac } };
 }
 
 /** Records SQL statements so tests can count them. */

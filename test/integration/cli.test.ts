@@ -42,7 +42,9 @@ function serve(cwd: string, env: NodeJS.ProcessEnv, args: string[] = []): Promis
       for (const line of out.split('\n')) {
         if (!line.includes('"bcs-api listening"')) continue;
         clearTimeout(timer);
-        resolve({ child, url: (JSON.parse(line) as { urls: string[] }).urls[0]!, stdout: () => out });
+        const { urls } = JSON.parse(line) as { urls: string[] };
+        // The plain listener when there is one (a first run also serves TLS, listed first).
+        resolve({ child, url: urls.find((u) => u.startsWith('http:')) ?? urls[0]!, stdout: () => out });
       }
     });
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}\n${err}`)));
@@ -58,7 +60,7 @@ async function stop(s: Served): Promise<void> {
 describe('bcs-api command line', () => {
   it('serves with no configuration: SQLite in ./data, a 0600 key file, and a default admin token printed once', async () => {
     const cwd = tempDir();
-    const first = await serve(cwd, { BCS_API_PORT: '0' });
+    const first = await serve(cwd, { BCS_API_PORT: '0', BCS_API_AUTO_TLS_PORT: '0' });
     const token = /Its API token \(shown only now\):\s+(bcs_[A-Za-z0-9]{32})/.exec(first.stdout())?.[1];
     assert.ok(token, 'token printed');
     assert.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -69,7 +71,7 @@ describe('bcs-api command line', () => {
     assert.equal(first.stdout().split('\n').filter((l) => l.startsWith('{') && l.includes(token)).length, 0);
     await stop(first);
 
-    const second = await serve(cwd, { BCS_API_PORT: '0' });
+    const second = await serve(cwd, { BCS_API_PORT: '0', BCS_API_AUTO_TLS_PORT: '0' });
     assert.doesNotMatch(second.stdout(), /shown only now/);
     await stop(second);
     const config = loadConfig({ env: {}, cwd });

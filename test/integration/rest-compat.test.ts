@@ -55,6 +55,9 @@ for (const dialect of DIALECTS) {
       assert.equal(cc.status, 200, cc.text);
       assert.equal(cc.body.cacert_data, GATEWAY_CERT_PEM);
       assert.notEqual(cc.body.cacert_data, CA_PEM);
+      // Asked over the plain listener, it still names the TLS one: kubectl sends tokens only over TLS.
+      const httpsUrl = t.app.listening.urls.find((u) => u.startsWith('https:'))!;
+      assert.equal(cc.body.server_address, `${httpsUrl}${cc.body.server_address_path}`);
     });
 
     it('replaces stored credentials on a later valid report', async () => {

@@ -140,9 +140,10 @@ for (const dialect of DIALECTS) {
     it('hands out client credentials: the tunnel path and a fresh working token, never the cluster CA', async () => {
       const res = await call(t.url, 'GET', `/rest/clusters/${clusterId}/client_credentials`, { token: userToken });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(Object.keys(res.body).sort(), ['cacert_data', 'cluster_id', 'server_address_path', 'user_token']);
+      assert.deepEqual(Object.keys(res.body).sort(), ['cacert_data', 'cluster_id', 'server_address', 'server_address_path', 'user_token']);
       assert.equal(res.body.cluster_id, clusterId);
       assert.equal(res.body.server_address_path, `/tunnels/clusters/${identifier}/`);
+      assert.equal(res.body.server_address, `${t.url}/tunnels/clusters/${identifier}/`, 'no TLS: the URL the request came in on');
       assert.equal(res.body.cacert_data, '', 'no TLS configured: no gateway CA, and never the cluster CA');
       assert.match(res.body.user_token, /^bcs_[A-Za-z0-9]{32}$/);
       assert.notEqual(res.body.user_token, userToken);
