@@ -1,0 +1,126 @@
+/**
+ * The reverse tunnel's wire format, as the original's websocketDialer (a remotedialer fork) writes it, so
+ * the original Go agent and drivers can connect: one binary WebSocket message per tunnel message, a header
+ * of Go signed varints (`binary.PutVarint`: zig-zag, then base-128) — id, connection id, message type, and
+ * for Data and Connect a deadline in milliseconds — followed by the payload. Shared by the gateway's tunnel
+ * server and the agent, which is why it lives in src/.
+ */
+
+export const MessageType = {
+  Data: 1,
+  Connect: 2,
+  Error: 3,
+  AddClient: 4,
+  RemoveClient: 5,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export interface TunnelMessage {
+  id: number;
+  connId: number;
+  type: MessageType;
+  /** Milliseconds; carried by Data and Connect only (0 elsewhere). */
+  deadline: number;
+  payload: Buffer;
+}
+
+/** Connect, Error and client-key payloads are read up to this many bytes by the original. */
+export const MAX_SHORT_PAYLOAD = 100;
+
+const hasDeadline = (type: number): boolean => type === MessageType.Data || type === MessageType.Connect;
+
+/** Bytes Go's PutVarint writes for `n` (safe integers only; ids and deadlines stay far below 2^53). */
+function varintLength(n: number): number {
+  let u = n >= 0 ? n * 2 : -n * 2 - 1;
+  let len = 1;
+  while (u >= 128) {
+    u = Math.floor(u / 128);
+    len += 1;
+  }
+  return len;
+}
+
+function putVarint(buf: Buffer, offset: number, n: number): number {
+  if (!Number.isSafeInteger(n)) throw new RangeError(`varint out of range: ${n}`);
+  // Zig-zag without 32-bit bit operations: JavaScript numbers hold 53 bits.
+  let u = n >= 0 ? n * 2 : -n * 2 - 1;
+  while (u >= 128) {
+    buf[offset++] = (u % 128) | 0x80;
+    u = Math.floor(u / 128);
+  }
+  buf[offset++] = u;
+  return offset;
+}
+
+/** Reads one signed varint; throws on a truncated or over-long one (Go refuses more than 10 bytes). */
+function getVarint(buf: Buffer, offset: number): { value: number; next: number } {
+  let u = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i += 1) {
+    if (offset + i >= buf.length) throw new TunnelWireError('truncated varint in tunnel message header');
+    const b = buf[offset + i]!;
+    u += (b & 0x7f) * scale;
+    if (!Number.isSafeInteger(u)) throw new TunnelWireError('varint in tunnel message header is out of range');
+    if (b < 0x80) {
+      const value = u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+      return { value, next: offset + i + 1 };
+    }
+    scale *= 128;
+  }
+  throw new TunnelWireError('varint in tunnel message header is too long');
+}
+
+/** A frame that cannot be a tunnel message: the session that sent it is closed. */
+export class TunnelWireError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TunnelWireError';
+  }
+}
+
+export function encodeMessage(m: Omit<TunnelMessage, 'deadline'> & { deadline?: number }): Buffer {
+  const deadline = hasDeadline(m.type) ? (m.deadline ?? 0) : undefined;
+  const headerLength = varintLength(m.id) + varintLength(m.connId) + varintLength(m.type) + (deadline === undefined ? 0 : varintLength(deadline));
+  const buf = Buffer.allocUnsafe(headerLength + m.payload.length);
+  let at = putVarint(buf, 0, m.id);
+  at = putVarint(buf, at, m.connId);
+  at = putVarint(buf, at, m.type);
+  if (deadline !== undefined) at = putVarint(buf, at, deadline);
+  m.payload.copy(buf, at);
+  return buf;
+}
+
+/** Decodes one binary WebSocket message; the payload is a view into `frame`, not a copy. */
+export function decodeMessage(frame: Buffer): TunnelMessage {
+  const id = getVarint(frame, 0);
+  const connId = getVarint(frame, id.next);
+  const type = getVarint(frame, connId.next);
+  if (type.value < MessageType.Data || type.value > MessageType.RemoveClient) throw new TunnelWireError(`unknown tunnel message type ${type.value}`);
+  let at = type.next;
+  let deadline = 0;
+  if (hasDeadline(type.value)) {
+    const d = getVarint(frame, at);
+    deadline = d.value;
+    at = d.next;
+  }
+  return { id: id.value, connId: connId.value, type: type.value as MessageType, deadline, payload: frame.subarray(at) };
+}
+
+/** `Connect` payload: `<proto>/<address>`, e.g. `tcp/10.96.0.1:443`. */
+export function connectPayload(proto: string, address: string): Buffer {
+  return Buffer.from(`${proto}/${address}`, 'utf8');
+}
+
+export function parseConnectPayload(payload: Buffer): { proto: string; address: string } {
+  const text = payload.subarray(0, MAX_SHORT_PAYLOAD).toString('utf8');
+  const slash = text.indexOf('/');
+  if (slash <= 0 || slash === text.length - 1) throw new TunnelWireError('Connect payload must be "<proto>/<address>"');
+  return { proto: text.slice(0, slash), address: text.slice(slash + 1) };
+}
+
+/** `Error` payload: the reason, `EOF` for a clean close; the original reads at most 100 bytes. */
+export function errorPayload(reason: string): Buffer {
+  return Buffer.from(reason, 'utf8').subarray(0, MAX_SHORT_PAYLOAD);
+}
+
+export const EOF_REASON = 'EOF';
