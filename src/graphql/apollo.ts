@@ -5,6 +5,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Runtime } from '../runtime';
 import type { GraphqlContext } from './context';
 import { createErrorFormatter } from './errors';
+import { storeOutagePlugin } from './outage-plugin';
 import { pageCostLimit } from './page-cost';
 
 /**
@@ -21,7 +22,7 @@ export function createApolloServer(schema: GraphQLSchema, rt: Runtime): ApolloSe
   }).protect();
   return new ApolloServer<GraphqlContext>({
     schema,
-    plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled()],
+    plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled(), storeOutagePlugin<GraphqlContext>(rt.storeHealth)],
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
     persistedQueries: false,

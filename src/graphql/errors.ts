@@ -6,9 +6,10 @@ import { ArgumentValidationError, AuthenticationError, AuthorizationError } from
 import { isGatewayError, type GatewayError } from '../errors';
 import type { RequestInfo } from '../http/types';
 import type { Logger } from '../log';
+import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
 
 /** The only codes clients ever see in `extensions.code`. */
-export type ClientErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'INTERNAL_SERVER_ERROR';
+export type ClientErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
 
 /**
  * The request being served, so formatError (which Apollo calls without the context) can name the
@@ -60,8 +61,7 @@ function shaped(formatted: GraphQLFormattedError, code: ClientErrorCode, message
 
 function fromGatewayError(formatted: GraphQLFormattedError, err: GatewayError): GraphQLFormattedError {
   const details = { ...err.details, ...('field' in err.details ? { field: graphqlFieldName(err.details.field) } : {}) };
-  // A dependency being down is still the server's fault from the client's side; `reason` says which.
-  if (err.code === 'UNAVAILABLE') return shaped(formatted, 'INTERNAL_SERVER_ERROR', err.message, { ...details, reason: 'UNAVAILABLE' });
+  // A dependency that is down (store, cluster) is worth a retry: UNAVAILABLE, HTTP 503 with Retry-After (outage-plugin.ts).
   return shaped(formatted, err.code, err.message, details);
 }
 
@@ -84,6 +84,8 @@ export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormatt
       return shaped(formatted, 'FORBIDDEN', `only super users may access ${field === undefined ? 'this field' : `'${String(field)}'`}`);
     }
     if (cause instanceof AuthenticationError) return shaped(formatted, 'UNAUTHENTICATED', formatted.message);
+    // Logged once per outage by the store health (outage-plugin.ts), not once per request.
+    if (isStoreUnavailable(cause)) return shaped(formatted, 'UNAVAILABLE', STORE_UNAVAILABLE_MESSAGE);
     const code = formatted.extensions?.code;
     if (cause instanceof GraphQLError && typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
       return shaped(formatted, 'BAD_USER_INPUT', formatted.message, code === 'BAD_USER_INPUT' ? {} : { reason: code });
