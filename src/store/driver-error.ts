@@ -27,7 +27,8 @@ export function isDriverError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err instanceof DriverException || err.name === 'KnexTimeoutError' || err.name === 'SqliteError') return true;
   const x = err as unknown as Record<string, unknown>;
-  if (typeof x['sqlState'] === 'string' || typeof x['sqlMessage'] === 'string' || 'sql' in x || 'bindings' in x) return true;
+  // mysql2 marks every error it raises `fatal` (true when the connection is lost).
+  if (typeof x['sqlState'] === 'string' || typeof x['sqlMessage'] === 'string' || typeof x['fatal'] === 'boolean' || 'sql' in x || 'bindings' in x) return true;
   if (typeof x['code'] === 'string' && DRIVER_CODE.test(x['code'])) return true;
   return STATEMENT_START.test(err.message) && err.message.includes(' - ');
 }

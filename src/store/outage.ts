@@ -60,25 +60,33 @@ const UNAVAILABLE_NAMES = new Set(['ConnectionException', 'KnexTimeoutError']);
  */
 const UNAVAILABLE_WORDS = /Timeout acquiring a connection|Connection lost|connection is in closed state|Pool is closed|socket has been ended|Transaction query already complete/i;
 
-/** True when `err` (or what it wraps) says the store is down or overloaded, not that the query was bad. */
+/**
+ * True when `err` (or what it wraps) says the store is down or overloaded, not that the query was bad.
+ * Only errors of the store's driver stack count: a Kubernetes or webhook call refused with the same
+ * ECONNREFUSED is that peer's failure, not the store's.
+ */
 export function isStoreUnavailable(err: unknown): boolean {
   return unavailableLink(err) !== undefined;
 }
 
-/** The error in `err`'s chain (cause, MikroORM's previous, GraphQL's originalError) that says the store is unavailable. */
-function unavailableLink(err: unknown): object | undefined {
+/** The driver error in `err`'s chain (cause, MikroORM's previous, GraphQL's originalError) that says the store is unavailable. */
+function unavailableLink(err: unknown): Error | undefined {
   let e: unknown = err;
   for (let depth = 0; e && typeof e === 'object' && depth < 6; depth += 1) {
-    const x = e as { name?: unknown; code?: unknown; errno?: unknown; message?: unknown; cause?: unknown; previous?: unknown; originalError?: unknown };
-    if (typeof x.name === 'string' && UNAVAILABLE_NAMES.has(x.name)) return e;
-    if (typeof x.code === 'string' && (UNAVAILABLE_CODES.has(x.code) || UNAVAILABLE_SQLITE.test(x.code))) return e;
-    if (typeof x.errno === 'number' && UNAVAILABLE_ERRNOS.has(x.errno)) return e;
-    // Only the driver's own words: the statement before them may hold any value.
-    const words = e instanceof Error ? (isDriverError(e) ? driverMessage(e) : e.message) : undefined;
-    if (words && UNAVAILABLE_WORDS.test(words)) return e;
+    if (e instanceof Error && isDriverError(e) && saysUnavailable(e)) return e;
+    const x = e as { cause?: unknown; previous?: unknown; originalError?: unknown };
     e = x.cause ?? x.previous ?? x.originalError;
   }
   return undefined;
+}
+
+function saysUnavailable(e: Error): boolean {
+  const x = e as Error & { code?: unknown; errno?: unknown };
+  if (UNAVAILABLE_NAMES.has(e.name)) return true;
+  if (typeof x.code === 'string' && (UNAVAILABLE_CODES.has(x.code) || UNAVAILABLE_SQLITE.test(x.code))) return true;
+  if (typeof x.errno === 'number' && UNAVAILABLE_ERRNOS.has(x.errno)) return true;
+  // Only the driver's own words: the statement before them may hold any value.
+  return UNAVAILABLE_WORDS.test(driverMessage(e));
 }
 
 /** What the edges tell the store-health tracker; see StoreHealth. */
@@ -154,19 +162,7 @@ export class StoreHealth implements StoreOutageReporter {
 
 /** The cause of a store failure as it may be logged: error class, driver code and number, the driver's words; no SQL, no values. */
 export function describeStoreError(err: unknown): Record<string, unknown> {
-  const link = unavailableLink(err) ?? err;
-  if (link instanceof Error) {
-    const view = isDriverError(link) ? driverErrorView(link) : { type: link.name, ...pickCodes(link) };
-    return { ...view };
-  }
-  return { type: 'Error', ...pickCodes(link) };
-}
-
-function pickCodes(err: unknown): Record<string, unknown> {
-  const x = (err ?? {}) as { code?: unknown; errno?: unknown; sqlState?: unknown };
-  return {
-    ...(typeof x.code === 'string' ? { code: x.code } : {}),
-    ...(typeof x.errno === 'number' ? { errno: x.errno } : {}),
-    ...(typeof x.sqlState === 'string' ? { sqlState: x.sqlState } : {}),
-  };
+  const link = unavailableLink(err);
+  if (link) return { ...driverErrorView(link) };
+  return err instanceof Error ? { type: err.name } : { type: typeof err };
 }

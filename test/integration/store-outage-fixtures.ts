@@ -94,10 +94,10 @@ export function assertPassthrough503(r: Reply): void {
   assert.deepEqual(r.body, { result: false, code: 1405062, message: `(bcs-api):${STORE_UNAVAILABLE_MESSAGE}`, data: null });
 }
 
-/** Either it was served before the store went, or it is the edge's 503: never a 500. */
+/** Either it was served (in full: a GraphQL 200 carries no error) before the store went, or it is the edge's 503: never a 500. */
 export function assertServedOr503(r: Reply, assert503: (r: Reply) => void): void {
-  if (r.status === 200) return;
-  assert503(r);
+  if (r.status !== 200) return assert503(r);
+  assert.equal(r.body?.errors, undefined, r.text);
 }
 
 /**

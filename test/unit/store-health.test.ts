@@ -7,7 +7,8 @@ import { StoreHealth } from '../../src/store/outage';
 import { LogLines } from '../helpers/log-lines';
 import { waitFor } from '../helpers/wait';
 
-const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED', errno: -111 });
+/** What mysql2 raises when it cannot connect. */
+const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', fatal: true });
 /** The probe is given; the ORM is never reached. */
 const noOrm = {} as unknown as Pick<MikroORM, 'em' | 'config'>;
 
@@ -35,7 +36,7 @@ describe('store health', () => {
         logs.parsed.map((l) => l['msg']),
         ['store unavailable: requests that need it are answered 503 until it is back', 'store available again'],
       );
-      assert.deepEqual(logs.parsed[0]!['cause'], { type: 'Error', code: 'ECONNREFUSED', errno: -111 });
+      assert.deepEqual(logs.parsed[0]!['cause'], { type: 'Error', code: 'ECONNREFUSED', errno: -111, message: 'connect ECONNREFUSED 127.0.0.1:3306' });
       assert.equal(logs.parsed[1]!['failedRequests'], 50);
       const after = probes;
       await new Promise((r) => setTimeout(r, 50));
@@ -50,13 +51,15 @@ describe('store health', () => {
     const dup = Object.assign(new Error("Duplicate entry '…' for key 'users_name_unique'"), { code: 'ER_DUP_ENTRY', errno: 1062 });
     assert.equal(health.report(dup), false);
     assert.equal(health.report(new Error('a bug')), false);
+    // A cluster or webhook refusing a connection is that peer's failure, not the store's.
+    assert.equal(health.report(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6443'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect' })), false);
     assert.equal(health.down, false);
     assert.deepEqual(logs.raw, []);
   });
 
   it('counts a probe that fails for another reason than an outage as the store being back', async () => {
     const { health, logs } = healthWith(async () => {
-      throw Object.assign(new Error("Table 'db.mikro_orm_migrations' doesn't exist"), { code: 'ER_NO_SUCH_TABLE', errno: 1146 });
+      throw Object.assign(new Error("Table 'db.mikro_orm_migrations' doesn't exist"), { code: 'ER_NO_SUCH_TABLE', errno: 1146, fatal: false });
     });
     try {
       health.report(refused());
