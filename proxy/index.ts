@@ -36,7 +36,7 @@ const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disable
 export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOptions = {}): Promise<ProxySurfaces> {
   const principals = new PrincipalCache(rt);
   const metrics = new ProxyMetrics(registry);
-  const streams = new OpenStreams(principals, rt.logger);
+  const streams = new OpenStreams(principals, rt.logger, rt.storeHealth);
   // One audit trail for every surface: one batch per event-loop turn, flushed once at shutdown.
   const auditLog = new AuditLog(rt.logger);
   const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog);

@@ -107,9 +107,9 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
     const pruning = setInterval(() => {
       const ctx = runtime.context();
       const now = ctx.now().getTime();
-      Promise.all([pruneChanges(ctx.em, new Date(now - CHANGE_RETENTION_MS)), purgeDeadTokens(ctx.em, new Date(now - DEAD_TOKEN_RETENTION_MS))]).catch((err: unknown) =>
-        logger.warn({ err }, 'housekeeping failed; it is retried in ten minutes'),
-      );
+      Promise.all([pruneChanges(ctx.em, new Date(now - CHANGE_RETENTION_MS)), purgeDeadTokens(ctx.em, new Date(now - DEAD_TOKEN_RETENTION_MS))]).catch((err: unknown) => {
+        if (!runtime.storeHealth.report(err)) logger.warn({ err }, 'housekeeping failed; it is retried in ten minutes');
+      });
     }, 10 * 60_000);
     pruning.unref();
     return {

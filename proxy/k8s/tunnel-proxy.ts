@@ -11,6 +11,7 @@ import { admit, type Admitted, type PipelineDeps, type Rejected } from './pipeli
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
 import type { OpenStreams } from '../shared/streams';
 import type { ChangeKind } from '../../src/store/entities';
+import { STORE_RETRY_AFTER_SECONDS } from '../../src/store/outage';
 import { auditVerb, isLongRunning } from './request-kind';
 import { TUNNEL_PREFIX } from './route';
 import { failures, writeStatus, writeStatusToSocket, type StatusFailure } from './status';
@@ -106,11 +107,14 @@ export class TunnelProxy {
     this.audit({ requestId: info.requestId, status: failure.code, method: req.method ?? 'GET', sourceIp: info.remoteAddress, error: failure.reason }, req, admitted, started);
   }
 
-  /** Runs the passes; a store that cannot be read (cold cache, database down) is a 503, not a crash. */
+  /**
+   * Runs the passes; a store that cannot be read (cold cache, database down) is a 503 with Retry-After,
+   * not a crash. An outage is logged once by the store health, anything else once per request.
+   */
   private admitOrUnavailable(req: IncomingMessage, info: RequestInfo): Admitted | Rejected | Promise<Admitted | Rejected> {
     const unavailable = (err: unknown): Rejected => {
-      this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit request');
-      return { failure: failures.unavailable('the gateway cannot check this request right now (store unavailable)', 5) };
+      if (!this.rt.storeHealth.report(err)) this.rt.logger.error({ err, requestId: info.requestId }, 'proxy could not admit request');
+      return { failure: failures.unavailable('the gateway cannot check this request right now (store unavailable)', STORE_RETRY_AFTER_SECONDS) };
     };
     try {
       const admitted = admit(req, info.remoteAddress, info.requestId, this.deps);

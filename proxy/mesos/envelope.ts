@@ -10,6 +10,8 @@ export const CODES = {
   forbidden: 1405058,
   unauthorized: 1405059,
   badRequest: 1405061,
+  /** The original's dbError; here: the store cannot be reached (503, Retry-After). */
+  dbError: 1405062,
   badYaml: 1405065,
   webhookFailed: 1405234,
 } as const;

@@ -8,6 +8,7 @@ import { readBody } from '../../src/http/respond';
 import { pathOf } from '../../src/http/request-path';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
+import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../../src/store/outage';
 import type { AuditLog } from '../k8s/audit';
 import { isIndexLikeName, overHeaderBudget } from '../shared/header-budget';
 import type { ProxyMetrics } from '../shared/metrics';
@@ -55,6 +56,7 @@ const MAX_BODY = 10 * 1024 * 1024;
 const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'proxy-authorization', 'content-length', 'content-type', 'x-forwarded-for', 'forwarded']);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'trailer', 'upgrade']);
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
+const RETRY_AFTER = { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) };
 
 /** The driver-relative URI: no dot segments or encoded separators, so it cannot leave `/<driver>/v4/`. */
 export function safeUri(rest: string): string | undefined {
@@ -134,7 +136,12 @@ export class DriverPassthrough {
     const tooLarge = overHeaderBudget(req.rawHeaders);
     if (tooLarge !== undefined) return sendEnvelopeError(res, 431, CODES.badRequest, tooLarge);
     const token = bearerFrom(req.headers.authorization);
-    const auth = await this.principals.authenticate(token);
+    let auth;
+    try {
+      auth = await this.principals.authenticate(token);
+    } catch (err) {
+      return this.storeUnavailable(res, err);
+    }
     if (!auth.ok) return sendEnvelopeError(res, 401, CODES.unauthorized, auth.message);
     principal = auth.principal;
     clusterId = String(req.headers['bcs-clusterid'] ?? '').trim() || undefined;
@@ -145,8 +152,9 @@ export class DriverPassthrough {
       try {
         allowed = await this.grants.allows(principal, clusterId, method);
       } catch (err) {
+        if (this.rt.storeHealth.report(err)) return this.storeUnavailable(res, err);
         this.rt.logger.warn({ err }, 'cannot read grants for the driver passthrough');
-        return sendEnvelopeError(res, 503, CODES.internal, 'permissions cannot be checked right now');
+        return sendEnvelopeError(res, 503, CODES.internal, 'permissions cannot be checked right now', RETRY_AFTER);
       }
       if (!allowed) {
         const need = method === 'GET' ? 'a cluster-wide grant' : 'a cluster-wide grant whose template allows writes';
@@ -174,7 +182,13 @@ export class DriverPassthrough {
     }
 
     if (surface.module === 'mesosdriver' && this.webhookRoutes) {
-      const served = await this.webhookRoutes(method, pathOf(uri), body, token!);
+      let served;
+      try {
+        served = await this.webhookRoutes(method, pathOf(uri), body, token!);
+      } catch (err) {
+        return this.storeUnavailable(res, err);
+      }
+      if (served?.status === 503) res.setHeader('retry-after', RETRY_AFTER['retry-after']);
       if (served) return sendEnvelope(res, served.status, served.body);
     }
 
@@ -186,7 +200,9 @@ export class DriverPassthrough {
         outcome = await this.admission.admit(method === 'POST' ? 'Create' : 'Update', body);
       } catch (err) {
         if (!isGatewayError(err)) throw err;
-        return sendEnvelopeError(res, 503, CODES.internal, `admission webhooks cannot be checked right now: ${err.message}`);
+        // Reported so that a store outage behind it is logged (once) with its cause.
+        this.rt.storeHealth.report(err);
+        return sendEnvelopeError(res, 503, CODES.internal, `admission webhooks cannot be checked right now: ${err.message}`, RETRY_AFTER);
       }
       if (!outcome.allowed) return sendEnvelopeError(res, 400, CODES.webhookFailed, `request webhook ${outcome.webhook} error ${outcome.reason}`);
       body = outcome.body;
@@ -198,6 +214,12 @@ export class DriverPassthrough {
     const drivers = shuffled(this.discovery.drivers(surface.module, clusterId));
     if (!drivers.length) return sendEnvelopeError(res, 503, surface.notFoundCode, surface.notFoundText(clusterId));
     await this.forward(surface, req, res, drivers.slice(0, 2), `${surface.driverPath}${uri}`, body, contentType);
+  }
+
+  /** A store outage is a 503 with Retry-After (logged once per outage by the store health); anything else is not ours to answer. */
+  private storeUnavailable(res: ServerResponse, err: unknown): void {
+    if (!this.rt.storeHealth.report(err)) throw err;
+    sendEnvelopeError(res, 503, CODES.dbError, STORE_UNAVAILABLE_MESSAGE, RETRY_AFTER);
   }
 
   private forward(surface: Surface, req: IncomingMessage, res: ServerResponse, drivers: ServerInfo[], path: string, body: Buffer, contentType: string | undefined): Promise<void> {

@@ -1,5 +1,6 @@
 import type { ChangeKind } from '../../src/store/entities';
 import type { Logger } from '../../src/log';
+import type { StoreOutageReporter } from '../../src/store/outage';
 import type { PrincipalCache, ProxyPrincipal } from './principal-cache';
 
 interface OpenStream {
@@ -18,6 +19,7 @@ export class OpenStreams {
   constructor(
     private readonly principals: PrincipalCache,
     private readonly logger: Logger,
+    private readonly storeHealth?: StoreOutageReporter,
   ) {}
 
   /** Registers a stream; call the returned function when it ends. */
@@ -47,7 +49,7 @@ export class OpenStreams {
         if (await this.principals.stillValid(digest)) continue;
       } catch (err) {
         // The store cannot say; keep the streams rather than cut sessions on a database blip.
-        this.logger.warn({ err }, 'could not re-check the token of open streams');
+        if (!this.storeHealth?.report(err)) this.logger.warn({ err }, 'could not re-check the token of open streams');
         continue;
       }
       for (const s of affected) {

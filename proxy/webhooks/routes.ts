@@ -11,6 +11,7 @@ import {
 import type { Principal } from '../../src/domain/context';
 import { isGatewayError, ValidationError } from '../../src/errors';
 import type { Runtime } from '../../src/runtime';
+import { STORE_UNAVAILABLE_MESSAGE } from '../../src/store/outage';
 
 /** The original's codes for these routes (`bcs-common/common/errorCode.go`, 1405000 + offset). */
 export const WEBHOOK_ROUTE_CODES = {
@@ -18,6 +19,7 @@ export const WEBHOOK_ROUTE_CODES = {
   internal: 1405050,
   noAuthority: 1405058,
   badRequest: 1405061,
+  dbError: 1405062,
   resourceExist: 1405201,
   notFound: 1405202,
 } as const;
@@ -179,6 +181,8 @@ function matchRoute(uri: string): Route | undefined {
 const ALLOWED: Record<Route['route'], string[]> = { write: ['POST', 'PUT'], one: ['GET', 'DELETE'], list: ['GET'] };
 
 function renderError(rt: Runtime, err: unknown, route: Route, method: string, name?: string): RouteResponse {
+  // The passthrough adds Retry-After to every 503; the outage is logged once by the store health.
+  if (rt.storeHealth.report(err)) return fail(503, WEBHOOK_ROUTE_CODES.dbError, STORE_UNAVAILABLE_MESSAGE);
   if (!isGatewayError(err)) {
     rt.logger.error({ err, route: route.route, method }, 'admission webhook route failed');
     return fail(500, WEBHOOK_ROUTE_CODES.internal, 'bcs apiserver internal error');

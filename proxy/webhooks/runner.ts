@@ -175,7 +175,7 @@ export class AdmissionWebhookRunner implements AdmissionRunner {
       return await this.loading;
     } catch (err) {
       if (!this.cache) throw new UnavailableError('cannot load admission webhook configurations', {}, { cause: err });
-      this.rt.logger.warn({ err }, 'cannot reload admission webhook configurations; using the last ones loaded');
+      if (!this.rt.storeHealth.report(err)) this.rt.logger.warn({ err }, 'cannot reload admission webhook configurations; using the last ones loaded');
       // Try again after another interval rather than on every request.
       this.stale = false;
       this.loadedAt = this.now();

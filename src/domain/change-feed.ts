@@ -24,7 +24,8 @@ export class ChangeFeedFollower {
   private readonly heard = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
-  private failing = false;
+  /** Since the last good poll: `outage` (the store health logs it), `error` (logged here once), or not failing. */
+  private failing: false | 'outage' | 'error' = false;
   private polling = false;
 
   constructor(
@@ -52,8 +53,9 @@ export class ChangeFeedFollower {
 
   /** Applies everything recorded since the last poll; errors keep the caches serving (a DB blip must not break kubectl). */
   async poll(): Promise<void> {
-    // A slow query must not let the next tick read the same rows again.
-    if (this.polling) return;
+    // A slow query must not let the next tick read the same rows again. While the store is down nothing
+    // can be committed to the feed; the store health's probe, not every tick, finds out when it is back.
+    if (this.polling || this.rt.storeHealth.down) return;
     this.polling = true;
     try {
       this.forgetOldGaps();
@@ -63,11 +65,15 @@ export class ChangeFeedFollower {
         if (batch.length < 1000) break;
       }
       for (const id of this.heard) if (id <= this.lastId && !this.gaps.has(id)) this.heard.delete(id);
-      if (this.failing) this.rt.logger.info('change feed readable again');
+      if (this.failing === 'error') this.rt.logger.info('change feed readable again');
       this.failing = false;
     } catch (err) {
-      if (!this.failing) this.rt.logger.warn({ err }, 'cannot read the change feed; proxy caches keep serving what they have');
-      this.failing = true;
+      // Every tick fails while the store is down: the store health logs the outage once, not each poll.
+      if (this.rt.storeHealth.report(err)) this.failing = 'outage';
+      else if (!this.failing) {
+        this.rt.logger.warn({ err }, 'cannot read the change feed; proxy caches keep serving what they have');
+        this.failing = 'error';
+      }
     } finally {
       this.polling = false;
     }

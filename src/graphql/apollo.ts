@@ -6,6 +6,7 @@ import type { GraphqlContext } from './context';
 import { createErrorFormatter } from './errors';
 import { documentLimits, MAX_TOKENS } from './limits';
 import { knownOperationTypes } from './operation-type-rule';
+import { storeOutagePlugin } from './outage-plugin';
 import { pageCostLimit } from './page-cost';
 import { RESPONSE_BOUNDS, stringifyBounded } from './response-bounds';
 
@@ -18,7 +19,7 @@ export function createApolloServer(schema: GraphQLSchema, rt: Runtime): ApolloSe
   const armor = documentLimits(limits);
   return new ApolloServer<GraphqlContext>({
     schema,
-    plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled()],
+    plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled(), storeOutagePlugin<GraphqlContext>(rt.storeHealth)],
     validationRules: [knownOperationTypes, ...armor.validationRules],
     parseOptions: { maxTokens: MAX_TOKENS },
     // graphql-js stops collecting errors at these counts (and says so), so none piles up thousands.

@@ -3,11 +3,12 @@ import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { authenticate, bearerFrom } from '../domain/auth';
 import type { DomainContext, Principal } from '../domain/context';
-import { UnauthenticatedError } from '../errors';
+import { UnauthenticatedError, UnavailableError } from '../errors';
 import type { RequestInfo } from '../http/types';
 import type { RbacReconciler } from '../rbac/reconciler';
 import type { RbacSubscriptionStatus } from '../rbac/subscription';
 import type { Runtime } from '../runtime';
+import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
 import { createLoaders, type Loaders } from './loaders';
 
 /** Everything a resolver may use for one request; built once per HTTP request and never shared. */
@@ -29,7 +30,8 @@ export interface RbacAccess {
 
 /**
  * Every operation needs a caller, so authentication happens here, once, and a missing or bad token
- * fails the whole request with 401 before anything executes (including introspection).
+ * fails the whole request with 401 before anything executes (including introspection). A store that
+ * cannot be read fails it with 503 and Retry-After (logged once per outage by the store health).
  */
 export async function createGraphqlContext(rt: Runtime, req: IncomingMessage, request: RequestInfo, rbac: RbacAccess): Promise<GraphqlContext> {
   const domain = rt.context();
@@ -37,6 +39,12 @@ export async function createGraphqlContext(rt: Runtime, req: IncomingMessage, re
     const actor = await authenticate(domain.em, bearerFrom(req.headers.authorization), domain.now());
     return { domain, actor, loaders: createLoaders(domain), request, rbac };
   } catch (err) {
+    if (rt.storeHealth.report(err)) {
+      throw new GraphQLError(STORE_UNAVAILABLE_MESSAGE, {
+        originalError: new UnavailableError(STORE_UNAVAILABLE_MESSAGE),
+        extensions: { code: 'UNAVAILABLE', http: { status: 503, headers: new HeaderMap([['retry-after', String(STORE_RETRY_AFTER_SECONDS)]]) } },
+      });
+    }
     if (!(err instanceof UnauthenticatedError)) throw err;
     // Apollo takes the HTTP status from `extensions.http` of the raw error, before formatError runs.
     throw new GraphQLError(err.message, {

@@ -6,6 +6,7 @@ import { ArgumentValidationError, AuthenticationError, AuthorizationError } from
 import { isGatewayError, type GatewayError } from '../errors';
 import type { RequestInfo } from '../http/types';
 import type { Logger } from '../log';
+import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
 import { tokenLimitError, validationBudgetError } from './limits';
 import { RESPONSE_BOUNDS, truncateMessage, withoutEchoedValue } from './response-bounds';
 
@@ -21,6 +22,7 @@ export type ClientErrorCode =
   | 'BAD_USER_INPUT'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR'
   | 'BAD_REQUEST'
   | 'GRAPHQL_PARSE_FAILED'
@@ -111,8 +113,7 @@ function fromRequestError(formatted: GraphQLFormattedError, error: GraphQLError,
 
 function fromGatewayError(formatted: GraphQLFormattedError, err: GatewayError): GraphQLFormattedError {
   const details = { ...err.details, ...('field' in err.details ? { field: graphqlFieldName(err.details.field) } : {}) };
-  // A dependency being down is still the server's fault from the client's side; `reason` says which.
-  if (err.code === 'UNAVAILABLE') return shaped(formatted, 'INTERNAL_SERVER_ERROR', err.message, { ...details, reason: 'UNAVAILABLE' });
+  // A dependency that is down (store, cluster) is worth a retry: UNAVAILABLE, HTTP 503 with Retry-After (outage-plugin.ts).
   return shaped(formatted, err.code, err.message, details);
 }
 
@@ -135,6 +136,8 @@ export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormatt
       return shaped(formatted, 'FORBIDDEN', `only super users may access ${field === undefined ? 'this field' : `'${String(field)}'`}`);
     }
     if (cause instanceof AuthenticationError) return shaped(formatted, 'UNAUTHENTICATED', formatted.message);
+    // Logged once per outage by the store health (outage-plugin.ts), not once per request.
+    if (isStoreUnavailable(cause)) return shaped(formatted, 'UNAVAILABLE', STORE_UNAVAILABLE_MESSAGE);
     const code = formatted.extensions?.code;
     const requestCode = typeof code === 'string' ? REQUEST_ERROR_CODES.get(code) : undefined;
     if (requestCode && error instanceof GraphQLError) return fromRequestError(formatted, error, cause, requestCode);

@@ -8,6 +8,7 @@ import { loadCatalog } from '../domain/rbac-templates';
 import { NotFoundError } from '../errors';
 import type { DomainContext } from '../domain/context';
 import type { Runtime } from '../runtime';
+import { isStoreUnavailable } from '../store/outage';
 import { Cluster, ClusterCredential, type GrantSource } from '../store/entities';
 import { errMessage, RbacClient } from './apply';
 import type { RbacMetrics } from './metrics';
@@ -111,7 +112,7 @@ export class RbacReconciler {
       const creds = await this.rt.orm.em.fork().find(ClusterCredential, {}, { fields: ['cluster'] });
       for (const c of creds) void this.request(c.cluster.id, trigger);
     } catch (err) {
-      this.rt.logger.warn({ err, trigger }, 'RBAC sync: cannot list clusters; the next reconcile tries again');
+      if (!this.rt.storeHealth.report(err)) this.rt.logger.warn({ err, trigger }, 'RBAC sync: cannot list clusters; the next reconcile tries again');
     }
   }
 
@@ -170,7 +171,8 @@ export class RbacReconciler {
     s.running = this.withSlot(() => this.syncOne(clusterId, trigger))
       .catch((err: unknown) => {
         // The store itself failed (the cluster was never reached): try again soon rather than at the next reconcile.
-        this.rt.logger.error({ err, clusterId }, 'RBAC sync could not run');
+        // While it is down each retry fails again; the store health logs that once per outage.
+        if (!this.rt.storeHealth.report(err)) this.rt.logger.error({ err, clusterId }, 'RBAC sync could not run');
         if (!this.stopped) this.retryLater(clusterId, 1);
       })
       .finally(() => {
@@ -249,6 +251,8 @@ export class RbacReconciler {
       const n = changes.rolesCreated.length + changes.rolesUpdated.length + changes.created.length + changes.removed.length;
       if (n || !ok) log[ok ? 'info' : 'warn']({ changes, failed: result.failed.length }, 'RBAC sync applied');
     } catch (err) {
+      // A store outage is not the cluster's failure: nothing is recorded (it could not be), run() retries.
+      if (isStoreUnavailable(err)) throw err;
       const message = errMessage(err);
       const nextRetryAt = this.retryLater(clusterId, previous.consecutiveFailures + 1);
       await recordSyncOutcome(ctx.em, clusterId, this.owner, { trigger, at, result: 'failed', error: message, nextRetryAt });

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { sendJson } from '../http/respond';
 import { isGatewayError, NotFoundError, ValidationError, type GatewayError } from '../errors';
+import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
 
 /** The original's numeric codes (1405000 + offset, `COMMON/errorCode.go`). */
 export const ERRCODE = {
@@ -14,17 +15,29 @@ export const ERRCODE = {
   mediaType: 1405065,
 } as const;
 
-/** An error already decided for the wire: HTTP status, the /rest `code_name`, the numeric code and text. */
+/**
+ * An error already decided for the wire: HTTP status, the /rest `code_name`, the numeric code and text,
+ * and for a 503 the seconds after which a retry may succeed (sent as `Retry-After`).
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly codeName: string,
     readonly errcode: number,
     message: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/**
+ * The database cannot be reached: 503 with the original's dbError code (1405062, which it sent for
+ * every failed query) and `STORE_UNAVAILABLE`, so clients can tell an outage worth retrying from a bug.
+ */
+export function storeUnavailable(): ApiError {
+  return new ApiError(503, 'STORE_UNAVAILABLE', ERRCODE.dbError, STORE_UNAVAILABLE_MESSAGE, STORE_RETRY_AFTER_SECONDS);
 }
 
 /** A route's own translation of domain errors (e.g. CONFLICT → USER_ALREADY_EXISTS); undefined = default. */
@@ -52,7 +65,7 @@ export function classify(err: unknown, mapper?: ErrorMapper): ApiError | undefin
     case 'CONFLICT':
       return new ApiError(400, 'ALREADY_EXISTS', ERRCODE.badRequest, err.message);
     case 'UNAVAILABLE':
-      return new ApiError(503, 'SERVICE_UNAVAILABLE', ERRCODE.internal, err.message);
+      return new ApiError(503, 'SERVICE_UNAVAILABLE', ERRCODE.internal, err.message, STORE_RETRY_AFTER_SECONDS);
     default:
       return undefined;
   }
@@ -76,9 +89,13 @@ function notFound(err: NotFoundError): ApiError {
 
 export const isValidationOf = (err: GatewayError, field: string): boolean => err instanceof ValidationError && err.field === field;
 
+function headersOf(e: ApiError, headers: Record<string, string>): Record<string, string> {
+  return e.retryAfterSeconds === undefined ? headers : { ...headers, 'retry-after': String(e.retryAfterSeconds) };
+}
+
 /** `/rest` style error body. */
 export function sendRestError(res: ServerResponse, e: ApiError, headers: Record<string, string> = {}): void {
-  sendJson(res, e.status, { code_name: e.codeName, message: `errcode: ${e.errcode}, ${e.message}` }, headers);
+  sendJson(res, e.status, { code_name: e.codeName, message: `errcode: ${e.errcode}, ${e.message}` }, headersOf(e, headers));
 }
 
 /** bcs-user-manager envelope. */
@@ -87,7 +104,7 @@ export function sendEnvelope(res: ServerResponse, status: number, data: unknown)
 }
 
 export function sendEnvelopeError(res: ServerResponse, e: ApiError, headers: Record<string, string> = {}): void {
-  sendJson(res, e.status, { result: false, code: e.errcode, message: `errcode: ${e.errcode}, ${e.message}`, data: null }, headers);
+  sendJson(res, e.status, { result: false, code: e.errcode, message: `errcode: ${e.errcode}, ${e.message}`, data: null }, headersOf(e, headers));
 }
 
 /**

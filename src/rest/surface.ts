@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Mount, RequestInfo } from '../http/types';
 import type { Runtime } from '../runtime';
-import { ApiError, classify, ERRCODE, type ErrorMapper } from './render';
+import { ApiError, classify, ERRCODE, storeUnavailable, type ErrorMapper } from './render';
 import type { Call } from './request';
 import type { Router } from './router';
 
@@ -25,8 +25,9 @@ export interface SurfaceStyle {
 
 /**
  * Mounts a router under `prefix`: matches the route, gives it a fresh unit of work, and renders the
- * result or error in the surface's style. Unexpected failures are logged (path only: query strings may
- * carry access tokens) and answered with the request id, never with their message.
+ * result or error in the surface's style. A store outage is a 503 with `Retry-After`, logged once per
+ * outage by the runtime's store health (not per request). Other unexpected failures are logged (path
+ * only: query strings may carry access tokens) and answered with the request id, never with their message.
  */
 export function surfaceMount(rt: Runtime, prefix: string, router: Router<Handler>, style: SurfaceStyle): Mount {
   return {
@@ -48,6 +49,7 @@ export function surfaceMount(rt: Runtime, prefix: string, router: Router<Handler
       } catch (err) {
         const known = classify(err, m.route.handler.errors);
         if (known) return style.error(res, known);
+        if (rt.storeHealth.report(err)) return style.error(res, storeUnavailable());
         rt.logger.error({ err, requestId: info.requestId, method, path: url.pathname }, 'request failed');
         style.error(res, new ApiError(500, 'INTERNAL_ERROR', ERRCODE.internal, `bcs apiserver internal error (request id ${info.requestId})`));
       }
