@@ -255,8 +255,9 @@ class Exchange {
           this.finish(status, 'reset');
           return;
         }
-        // Sent on a kept-alive socket the server had just closed: the request was not processed.
-        this.onFailure(target, err, connected, connected && STALE_SOCKET.has(err.code ?? ''));
+        // Sent on a kept-alive socket the server had just closed: the request was not processed (a client
+        // of its own always dials afresh, so its failures are never that).
+        this.onFailure(target, err, connected, !own && connected && STALE_SOCKET.has(err.code ?? ''));
       },
     };
     const sendsBody = this.sendsBody();

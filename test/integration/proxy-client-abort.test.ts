@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterSecrets } from '../../src/domain/credentials';
 import { sha256Hex } from '../../src/crypto/tokens';
@@ -21,6 +20,7 @@ import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
 import { generateCerts } from '../helpers/fake-kube/certs';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
 import { credsOf, registerCluster } from '../helpers/clusters';
+import { openH1, openH2, openUpgrade } from '../helpers/stream-clients';
 import { waitFor } from '../helpers/wait';
 
 const N = 200;
@@ -32,67 +32,6 @@ const FOLLOW = '/api/v1/namespaces/ns1/pods/web-1/log?follow=true';
 const PORT_FORWARD = '/api/v1/namespaces/ns1/pods/web-1/portforward?ports=80';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Streaming GETs over HTTP/1.1, one connection each; resolves once every response has started. */
-function openH1(url: string, token: string, n: number): Promise<http.ClientRequest[]> {
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<http.ClientRequest>((resolve, reject) => {
-          const req = http.get(url, { headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
-            res.on('error', () => undefined);
-            res.resume();
-            resolve(req);
-          });
-          req.on('error', reject);
-        }),
-    ),
-  );
-}
-
-/** Streaming GETs as streams of one HTTP/2 session to the TLS listener. */
-async function openH2(env: GatewayEnv, path: string, n: number): Promise<{ session: http2.ClientHttp2Session; streams: http2.ClientHttp2Stream[] }> {
-  const session = http2.connect(env.httpsUrl, { ca: env.gatewayCaPem, servername: 'localhost' });
-  session.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    session.once('connect', () => resolve());
-    session.once('error', reject);
-  });
-  const streams = Array.from({ length: n }, () => {
-    const s = session.request({ ':path': path, authorization: `Bearer ${env.gw.adminToken}` });
-    s.on('error', () => undefined);
-    s.resume();
-    return s;
-  });
-  await Promise.all(streams.map((s) => new Promise((resolve) => s.once('response', resolve))));
-  return { session, streams };
-}
-
-/** An upgrade request on a raw socket (plain or TLS listener); resolves with the socket once the answer's head is in. */
-function openUpgrade(env: GatewayEnv, path: string, kind: 'websocket' | 'spdy', over: 'plain' | 'tls'): Promise<{ socket: net.Socket; head: string }> {
-  return new Promise((resolve, reject) => {
-    const base = new URL(over === 'plain' ? env.tunnelUrl('/') : env.httpsUrl);
-    const socket =
-      over === 'plain'
-        ? net.connect(Number(base.port), base.hostname)
-        : tls.connect({ host: base.hostname, port: Number(base.port), ca: env.gatewayCaPem, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
-    const upgrade =
-      kind === 'websocket'
-        ? 'Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: portforward.k8s.io\r\n'
-        : 'Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n';
-    socket.write(`GET /tunnels/clusters/${env.identifier}${path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${env.gw.adminToken}\r\nConnection: Upgrade\r\n${upgrade}\r\n`);
-    let got = '';
-    const onData = (d: Buffer): void => {
-      got += d.toString('latin1');
-      if (!got.includes('\r\n\r\n')) return;
-      socket.off('data', onData);
-      resolve({ socket, head: got });
-    };
-    socket.on('data', onData);
-    socket.on('error', reject);
-  });
-}
 
 /** Polls until `cond` holds, for at most ABORT_MS from `since` (when the clients left). */
 async function goneWithin(since: number, what: string, cond: () => boolean): Promise<void> {
@@ -239,6 +178,21 @@ describe('tunnel proxy: a client that leaves aborts its upstream request', () =>
     } finally {
       stalled();
       for (const s of sockets) s.destroy();
+    }
+  });
+
+  it('leaves no connection to an HTTP/1.1 apiserver behind when it ends watches and follows itself', async () => {
+    await settled();
+    const reqs = [...(await openH1(`${h1Base}${WATCH}`, env.gw.adminToken, 20)), ...(await openH1(`${h1Base}${FOLLOW}`, env.gw.adminToken, 20))];
+    const ended = reqs.map((r) => new Promise((resolve) => r.once('close', resolve)));
+    try {
+      await waitFor('the requests to open upstream', () => http1.streams.watch === 20 && http1.streams.log === 20, OPEN_MS);
+      http1.closeWatches();
+      http1.endLogs('ns1', 'web-1');
+      await Promise.all(ended);
+      await waitFor('the upstream connections to close', () => http1.connections === 0, 3000);
+    } finally {
+      for (const r of reqs) r.destroy();
     }
   });
 
