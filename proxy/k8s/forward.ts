@@ -82,11 +82,17 @@ class Exchange {
   }
 
   start(): void {
-    const { res } = this;
+    const { req, res } = this;
+    // A client that left while the request waited for the store (cold cache) closed before anyone listened.
+    if (req.socket.destroyed) return this.finish(499);
+    // Not `res.writableFinished`: over HTTP/2 (compat API) it is true once the client has reset the stream,
+    // so a cancelled watch or a closed session would keep its upstream request open until the apiserver ends it.
     res.once('close', () => {
-      if (res.writableFinished) return;
-      this.cancel?.();
+      if (this.settled) return;
+      const cancel = this.cancel;
+      // Reported first, so the upstream's reaction to the abort is not counted as an upstream failure.
       this.finish(res.headersSent ? res.statusCode : 499);
+      cancel?.();
     });
     if (!this.opts.longRunning) {
       // One deadline for the whole exchange up to response headers, retries and handshakes included.
@@ -202,11 +208,13 @@ class Exchange {
   }
 
   private viaHttp1(target: URL): void {
-    const { req, res, opts } = this;
+    const { req, res, opts, upstream } = this;
     let abortUpstream: ((err: Error) => void) | undefined;
     let status = 0;
     let onDrain: (() => void) | undefined;
-    this.cancel = () => abortUpstream?.(new Error('client went away'));
+    // A watch or follow gets a client of its own, destroyed when it is cancelled (see openH1Stream).
+    const own = opts.longRunning ? upstream.openH1Stream(target) : undefined;
+    this.cancel = own ? () => upstream.endH1Stream(own, true) : () => abortUpstream?.(new Error('client went away'));
     // undici's core handler interface (raw header buffers, no per-response header object or controller):
     // it is what undici 7 calls natively; the controller-style interface wraps it and parses every header.
     const handler: Dispatcher.DispatchHandler = {
@@ -233,20 +241,23 @@ class Exchange {
       },
       onComplete: () => {
         abortUpstream = undefined;
+        if (own) upstream.endH1Stream(own, false);
         res.end();
         this.finish(status);
       },
       onError: (err: NodeJS.ErrnoException) => {
         const connected = abortUpstream !== undefined;
         abortUpstream = undefined;
+        if (own) upstream.endH1Stream(own, true);
         if (status) {
           // An upstream that dies mid-body must not look like a complete response to the client.
           res.destroy();
           this.finish(status, 'reset');
           return;
         }
-        // Sent on a kept-alive socket the server had just closed: the request was not processed.
-        this.onFailure(target, err, connected, connected && STALE_SOCKET.has(err.code ?? ''));
+        // Sent on a kept-alive socket the server had just closed: the request was not processed (a client
+        // of its own always dials afresh, so its failures are never that).
+        this.onFailure(target, err, connected, !own && connected && STALE_SOCKET.has(err.code ?? ''));
       },
     };
     const sendsBody = this.sendsBody();
@@ -256,8 +267,9 @@ class Exchange {
     else req.resume();
     try {
       const a = this.admitted!;
-      this.upstream.h1For(target).dispatch({ method: this.method, path: a.upstreamPath, headers: h1RequestHeaders(a.headers, target.host), body: sendsBody ? req : null }, handler);
+      (own ?? upstream.h1For(target)).dispatch({ method: this.method, path: a.upstreamPath, headers: h1RequestHeaders(a.headers, target.host), body: sendsBody ? req : null }, handler);
     } catch (err) {
+      if (own) upstream.endH1Stream(own, true);
       // Headers the HTTP/1.1 client refuses to send (malformed values): the request cannot go upstream as it is.
       this.finish(400, 'other', failures.badRequest(`the request cannot be sent upstream: ${(err as Error).message}`));
     }

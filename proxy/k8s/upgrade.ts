@@ -69,7 +69,17 @@ export function relayUpgrade(
       resolve({ ...r, bytesIn, bytesOut });
     };
     client.on('error', () => undefined);
-    client.once('close', () => finish({ status: 499 }));
+    // A client that leaves before the answer takes the upstream connection with it, or a 101 would open an
+    // exec session for no one. Leaving may show only as 'end': upgrade sockets are half-open, no 'close' follows.
+    let upstreamSocket: tls.TLSSocket | undefined;
+    const leave = (): void => {
+      upstreamSocket?.destroy();
+      client.destroy();
+      finish({ status: 499 });
+    };
+    client.once('close', leave);
+    client.once('end', leave);
+    if (client.destroyed || client.readableEnded) return leave();
 
     const attempt = (): void => {
       const target = upstream.pick(tried);
@@ -80,6 +90,7 @@ export function relayUpgrade(
       }
       tried.add(target.href);
       const socket = tls.connect(upstream.tlsOptions(target));
+      upstreamSocket = socket;
       let connected = false;
       let responded = false;
       const timer = setTimeout(() => {
@@ -113,6 +124,7 @@ export function relayUpgrade(
         bytesOut += buffered.length;
         client.write(buffered);
         if (status === 101) {
+          client.off('end', leave);
           socket.setTimeout(0);
           socket.setKeepAlive(true, 30_000);
           socket.on('data', (c: Buffer) => (bytesOut += c.length));

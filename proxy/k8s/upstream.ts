@@ -1,7 +1,7 @@
 import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { ClusterSecrets } from '../../src/domain/credentials';
-import { Pool } from 'undici';
+import { Client, Pool, buildConnector } from 'undici';
 import { H2Pool } from './h2-pool';
 
 export interface UpstreamOptions {
@@ -23,6 +23,14 @@ interface Address {
   healthy: boolean;
 }
 
+/** An address's HTTP/1.1 keep-alive pool and its TLS connector, which long-running requests' own clients share. */
+interface H1Origin {
+  pool: Pool;
+  connect: buildConnector.connector;
+}
+
+const noop = (): void => undefined;
+
 /**
  * One cluster's apiservers: HTTP/2 sessions and, for apiservers without h2, a keep-alive HTTP/1.1
  * pool, both verifying the stored CA; and the list of addresses with their health. Requests spread
@@ -31,7 +39,9 @@ interface Address {
  */
 export class ClusterUpstream {
   /** Keep-alive HTTP/1.1 connections per address (undici: no cap on connections, so nothing queues). */
-  private readonly h1Pools = new Map<string, Pool>();
+  private readonly h1Origins = new Map<string, H1Origin>();
+  /** HTTP/1.1 clients of long-running requests in flight: a deleted cluster cuts them as it cuts its pools. */
+  private readonly h1Streams = new Set<Client>();
   /** Undefined when HTTP/2 is switched off: every request then uses the HTTP/1.1 pools. */
   readonly h2: H2Pool | undefined;
   private readonly h2ForAll: boolean;
@@ -65,20 +75,40 @@ export class ClusterUpstream {
    * name, whatever address it dials. Idle connections are kept 30 s (less if the server says so).
    */
   h1For(url: URL): Pool {
-    let pool = this.h1Pools.get(url.origin);
-    if (!pool) {
+    return this.h1Origin(url).pool;
+  }
+
+  /**
+   * An undici client of its own for one long-running request over HTTP/1.1 (a watch or a follow to an
+   * apiserver without h2), given back with `endH1Stream`. Not the pool: undici 7 puts an in-flight
+   * request that is aborted back among the pending ones when its socket closes, and dials a new
+   * connection only to drop it; 200 watches closed at once left 200 fresh idle connections to the
+   * apiserver for the keep-alive timeout (3-4 s against Node's server, 30 s against kube-apiserver).
+   * A destroyed client dials nothing. It shares the pool's connector, so TLS sessions are resumed.
+   */
+  openH1Stream(url: URL): Client {
+    const client = new Client(url.origin, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0, connect: this.h1Origin(url).connect });
+    this.h1Streams.add(client);
+    return client;
+  }
+
+  /** Closes a long-running request's client: `abort` cuts its connection at once, otherwise it closes once idle. */
+  endH1Stream(client: Client, abort: boolean): void {
+    if (!this.h1Streams.delete(client)) return;
+    if (abort) client.destroy(noop);
+    else client.close(noop);
+  }
+
+  private h1Origin(url: URL): H1Origin {
+    let origin = this.h1Origins.get(url.origin);
+    if (!origin) {
       const { ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols } = this.tlsOptions(url);
-      pool = new Pool(url.origin, {
-        connections: null,
-        pipelining: 1,
-        keepAliveTimeout: 30_000,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connect: { ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols, timeout: this.opts.connectTimeoutMs },
-      });
-      this.h1Pools.set(url.origin, pool);
+      const connect = buildConnector({ ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols, timeout: this.opts.connectTimeoutMs });
+      const pool = new Pool(url.origin, { connections: null, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, connect });
+      origin = { pool, connect };
+      this.h1Origins.set(url.origin, origin);
     }
-    return pool;
+    return origin;
   }
 
   static fingerprintOf(s: ClusterSecrets): string {
@@ -160,12 +190,15 @@ export class ClusterUpstream {
   retire(): void {
     if (this.timer) clearInterval(this.timer);
     this.h2?.retire();
-    for (const pool of this.h1Pools.values()) void pool.close().catch(() => undefined);
+    // Long-running requests' own clients are closed when their response ends.
+    for (const { pool } of this.h1Origins.values()) void pool.close().catch(() => undefined);
   }
 
   destroy(): void {
     if (this.timer) clearInterval(this.timer);
     this.h2?.destroy();
-    for (const pool of this.h1Pools.values()) void pool.destroy().catch(() => undefined);
+    for (const { pool } of this.h1Origins.values()) void pool.destroy().catch(() => undefined);
+    for (const client of this.h1Streams) client.destroy(noop);
+    this.h1Streams.clear();
   }
 }

@@ -153,6 +153,9 @@ export class FakeKube {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** HTTP/2 streams reset by the client (RST_STREAM), by the error code it sent. */
   readonly streamResets: number[] = [];
+  /** TLS connections accepted since start: a client that dials without need shows here even once they are closed. */
+  connectionsAccepted = 0;
+  private openH2Streams = 0;
   private readonly watchResponses = new Set<ServerResponse>();
   private readonly tokens = new Map<string, UserInfo>();
   private readonly recordRequests: boolean;
@@ -181,11 +184,19 @@ export class FakeKube {
         this.sessions.add(session);
         session.on('close', () => this.sessions.delete(session));
         session.on('error', () => undefined);
-        session.on('stream', (stream) => stream.on('close', () => stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && stream.rstCode !== undefined && this.streamResets.push(stream.rstCode)));
+        session.on('stream', (stream) => {
+          this.openH2Streams++;
+          stream.on('close', () => {
+            this.openH2Streams--;
+            if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && stream.rstCode !== undefined) this.streamResets.push(stream.rstCode);
+          });
+        });
       });
       this.server = server;
     }
     this.server.on('secureConnection', (s) => {
+      // writeRaw hands a socket back to the server after a refused upgrade: the same connection, not a new one.
+      if (!this.sockets.has(s)) this.connectionsAccepted++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -327,6 +338,16 @@ export class FakeKube {
   /** Ends every open watch cleanly (as the apiserver's request timeout would). */
   closeWatches(): void {
     for (const r of this.watchResponses) r.end();
+  }
+
+  /** Open TLS connections from clients: HTTP/1.1 sockets (upgraded ones included) and HTTP/2 sessions' sockets. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Open HTTP/2 streams, over every session: each request in progress on a multiplexed connection. */
+  get h2Streams(): number {
+    return this.openH2Streams;
   }
 
   /** Open HTTP/2 client sessions (one per multiplexing client connection). */
