@@ -1,6 +1,6 @@
 import { activeGrantSources } from '../../src/domain/rbac-grants';
 import { loadCatalog } from '../../src/domain/rbac-templates';
-import { allowsWrites } from '../../src/rbac/templates';
+import { allowsWrites } from '../../src/domain/role-templates';
 import type { Runtime } from '../../src/runtime';
 import { RbacGrant } from '../../src/store/entities';
 import type { ProxyPrincipal } from './principal-cache';

@@ -1,29 +1,8 @@
-import { EventEmitter } from 'node:events';
 import type { EntityManager } from '@mikro-orm/core';
 import { ChangeEvent, type ChangeKind } from '../store/entities';
 import type { DomainContext } from './context';
 
-/** `feedId`: the change_events row, when the change was recorded there (followers skip it when polling). */
-export type ChangeListener = (kind: ChangeKind, key: string, feedId?: number) => void;
-
-/** In-process fan-out of committed changes, so caches in this process react without polling delay. */
-export class ChangeBus {
-  private readonly emitter = new EventEmitter();
-
-  constructor() {
-    // Every cache subscribes once; there is no per-request listener.
-    this.emitter.setMaxListeners(100);
-  }
-
-  subscribe(listener: ChangeListener): () => void {
-    this.emitter.on('change', listener);
-    return () => this.emitter.off('change', listener);
-  }
-
-  publish(kind: ChangeKind, key: string, feedId?: number): void {
-    this.emitter.emit('change', kind, key, feedId);
-  }
-}
+export { ChangeBus, type ChangeListener } from './change-bus';
 
 /**
  * Records a change in the feed that out-of-process caches poll (the proxy may run as a sidecar against

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Config } from '../config/config';
 import type { Keyring } from '../crypto/keyring';
 import type { ApiToken, User } from '../store/entities';
-import type { ChangeBus } from './changes';
+import type { ChangeBus } from './change-bus';
 
 /** Long-lived collaborators of the domain code, built once at start-up. */
 export interface DomainDeps {

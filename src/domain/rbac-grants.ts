@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager, type FilterQuery } from '@mikro-orm/core';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import type { Grant } from '../rbac/plan';
-import { ROLE_PREFIX, type TemplateCatalog } from '../rbac/templates';
+import { ROLE_PREFIX, type TemplateCatalog } from './role-templates';
 import { Cluster, RbacGrant, User, type GrantScopeKind, type GrantSource, type GrantSubjectKind } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';

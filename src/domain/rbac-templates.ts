@@ -1,7 +1,7 @@
 import { OptimisticLockError, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
-import { BUILTIN_CATALOG, catalogWith, isTemplateName, ROLE_PREFIX, type TemplateCatalog } from '../rbac/templates';
+import { BUILTIN_CATALOG, catalogWith, isTemplateName, ROLE_PREFIX, type TemplateCatalog } from './role-templates';
 import { RbacGrant, RbacTemplate } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';

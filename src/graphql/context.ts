@@ -5,11 +5,12 @@ import { authenticate, bearerFrom } from '../domain/auth';
 import type { DomainContext, Principal } from '../domain/context';
 import { UnauthenticatedError, UnavailableError } from '../errors';
 import type { RequestInfo } from '../http/types';
-import type { RbacReconciler } from '../rbac/reconciler';
-import type { RbacSubscriptionStatus } from '../rbac/subscription';
+import type { RbacAccess } from '../rbac/access';
 import type { Runtime } from '../runtime';
 import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
 import { createLoaders, type Loaders } from './loaders';
+
+export type { RbacAccess };
 
 /** Everything a resolver may use for one request; built once per HTTP request and never shared. */
 export interface GraphqlContext {
@@ -18,14 +19,6 @@ export interface GraphqlContext {
   loaders: Loaders;
   request: RequestInfo;
   rbac: RbacAccess;
-}
-
-/** RBAC sync as resolvers reach it; `control()` throws UNAVAILABLE where this process does not sync (rbac.sync_enabled off). */
-export interface RbacAccess {
-  activeSources: ReadonlySet<string>;
-  control(): Pick<RbacReconciler, 'syncNow' | 'dryRun'>;
-  /** The permission subscription's connection, when `turn_on_auth` is on in this process. */
-  subscription(): RbacSubscriptionStatus | null;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ClusterSecrets } from '../domain/credentials';
 import { planRbac, type ExistingRbac, type Grant, type RbacPlan } from './plan';
-import { LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, type TemplateCatalog } from './templates';
+import { LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, type TemplateCatalog } from '../domain/role-templates';
 
 export type RbacCredentials = Pick<ClusterSecrets, 'serverAddresses' | 'caCertData' | 'userToken'> & { clusterId?: string };
 

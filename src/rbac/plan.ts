@@ -29,7 +29,7 @@ import {
   roleNameFor,
   templateRules,
   type TemplateCatalog,
-} from './templates';
+} from '../domain/role-templates';
 
 export interface GrantSubject {
   kind: 'User' | 'Group';

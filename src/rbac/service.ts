@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { activeGrantSources, applySubscriptionEvent, replaceConfigGrants } from '../domain/rbac-grants';
 import { readSyncStatus } from '../domain/rbac-sync-status';
 import { UnavailableError } from '../errors';
-import type { RbacAccess } from '../graphql/context';
+import type { RbacAccess } from './access';
 import type { Runtime } from '../runtime';
 import { ClusterCredential } from '../store/entities';
 import { RbacMetrics } from './metrics';

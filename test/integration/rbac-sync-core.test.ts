@@ -3,7 +3,7 @@ import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { RbacClient, syncClusterRbac, type RbacCredentials } from '../../src/rbac/apply';
 import { isEmptyPlan, planRbac, type Grant } from '../../src/rbac/plan';
-import { catalogWith, LABEL_RB_USER } from '../../src/rbac/templates';
+import { catalogWith, LABEL_RB_USER } from '../../src/domain/role-templates';
 import { startFakeKube, type FakeKube, type KubeObject } from '../helpers/fake-kube';
 import { findDef } from '../helpers/fake-kube/resources';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1ClusterRole, V1ClusterRoleBinding, V1RoleBinding } from '@kubernetes/client-node';
 import { isEmptyPlan, planRbac, RbacPlanError, type ExistingRbac, type Grant } from '../../src/rbac/plan';
-import { catalogWith, clusterRoleFor, LABEL_CRB_FROM, LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, ROLE_TEMPLATES, TEMPLATE_NAMES } from '../../src/rbac/templates';
+import { catalogWith, clusterRoleFor, LABEL_CRB_FROM, LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, ROLE_TEMPLATES, TEMPLATE_NAMES } from '../../src/domain/role-templates';
 
 const G = 'rbac.authorization.k8s.io';
 const empty = (): ExistingRbac => ({ clusterRoles: [], clusterRoleBindings: [], roleBindings: [] });
