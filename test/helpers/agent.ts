@@ -38,6 +38,8 @@ export interface AgentProcess {
   /** The /healthz port, from the start line. */
   healthPort(): Promise<number>;
   exited: Promise<number | null>;
+  /** The exit status, or a failure naming the output if the agent is still running after `timeoutMs`. */
+  exitCode(timeoutMs?: number): Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,11 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv): AgentProcess
     waitForLog,
     healthPort: async () => Number(String((await waitForLog('bcs-api agent started'))['healthz']).split(':').pop()),
     exited,
+    exitCode: (timeoutMs = 30_000) =>
+      Promise.race([
+        exited,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the agent did not exit within ${timeoutMs} ms: ${out.slice(-2000)}`)), timeoutMs).unref()),
+      ]),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

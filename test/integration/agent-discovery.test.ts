@@ -10,7 +10,7 @@ import { discoverApiservers, endpointTargets, probeApiserver, readServiceAccount
 import { writeServiceAccount } from '../helpers/agent';
 import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
 
-describe('bcs-api agent: in-cluster discovery', () => {
+describe('bcs-api agent: in-cluster discovery', { timeout: 60_000 }, () => {
   let fake: FakeKube;
   let other: FakeKube;
   let saDir: string;

@@ -17,7 +17,7 @@ import { waitFor } from '../helpers/wait';
 import { call, GATEWAY_CERT_PEM, GATEWAY_KEY_PEM } from './rest-fixtures';
 
 for (const dialect of DIALECTS) {
-  describe(`bcs-api agent: report mode against the gateway on ${dialect}`, () => {
+  describe(`bcs-api agent: report mode against the gateway on ${dialect}`, { timeout: 180_000 }, () => {
     let t: TestApp;
     let fake: FakeKube;
     let plainUrl = '';
@@ -90,7 +90,7 @@ for (const dialect of DIALECTS) {
         fs.writeFileSync(path.join(saDir, 'token'), firstToken);
       }
       await agent.stop();
-      assert.equal(await agent.exited, 0);
+      assert.equal(await agent.exitCode(), 0);
       assertNoSecrets(agent, [registerToken, firstToken, rotated]);
     });
 
@@ -110,7 +110,7 @@ for (const dialect of DIALECTS) {
       const health = await getHealthz(await agent.healthPort());
       assert.equal(health.status, 503);
       assert.match(health.body, /not ok: last report refused: HTTP 400/);
-      assert.equal(await agent.exited, 1);
+      assert.equal(await agent.exitCode(), 1);
       await agent.waitForLog('no report accepted for --give-up-after');
       assertNoSecrets(agent, [wrong, fake.token]);
     });
@@ -118,7 +118,7 @@ for (const dialect of DIALECTS) {
     it('retries an unreachable gateway with backoff, refuses a gateway its SERVER_CERT does not vouch for', async () => {
       const [closed] = await freePorts(1);
       const unreachable = spawnAgentAt(`https://127.0.0.1:${closed}`, ['--give-up-after', '3']);
-      assert.equal(await unreachable.exited, 1);
+      assert.equal(await unreachable.exitCode(), 1);
       const failures = unreachable.logs().filter((l) => l['msg'] === 'credentials report failed');
       assert.ok(failures.length >= 2, `expected retries, got ${failures.length}`);
       assert.match(String(failures[0]!['err']), /ECONNREFUSED/);
