@@ -70,7 +70,11 @@ function holdSession(run: AgentRun, sa: ServiceAccount): Promise<SessionEnd> {
         ws.terminate();
       }, READ_DEADLINE_MS);
     };
-    const stop = (): void => ws.close(1001, 'agent stopping');
+    // A gateway that does not answer the close frame must not hold the pod past its grace period.
+    const stop = (): void => {
+      ws.close(1001, 'agent stopping');
+      setTimeout(() => ws.terminate(), 2000).unref();
+    };
     run.onStop.add(stop);
 
     ws.on('open', () => {

@@ -22,7 +22,7 @@ options:
   --role all|api|proxy        which surfaces to serve (default all)
   -h, --help                  show this help
 
-The commands other than serve work on the same configuration and database as serve (the same -f and
+The commands other than serve and agent work on the same configuration and database as serve (the same -f and
 BCS_API_* variables), also while it runs.`;
 
 export function parseCommandLine(argv: string[]) {

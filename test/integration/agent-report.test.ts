@@ -80,6 +80,9 @@ for (const dialect of DIALECTS) {
       const health = await getHealthz(await agent.healthPort());
       assert.equal(health.status, 200, health.body);
       assert.match(health.body, /last report accepted/);
+      const metrics = await (await fetch(`http://127.0.0.1:${await agent.healthPort()}/metrics`)).text();
+      assert.match(metrics, /bcs_agent_reports_total\{result="ok"\} [1-9]/);
+      assert.match(metrics, /bcs_agent_healthy 1/);
 
       // The kubelet rotates the projected token: the next period carries it.
       const rotated = `rotated-${Date.now()}-token`;
