@@ -29,6 +29,8 @@ function parse(argv: string[]): CommandLine {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // The agent runs in a cluster with its own flags (the original kube-agent's) and no gateway config.
+  if (argv[0] === 'agent') return (await import('../agent/run')).agentMain(argv.slice(1));
   const { values, positionals } = parse(argv);
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);

@@ -14,13 +14,15 @@ commands:
                                 --server <https://apiserver:6443> (repeatable) --ca-file <ca.pem> --token-file <sa.token>
   kubeconfig <cluster>        issue a token and write a kubeconfig for kubectl through this gateway
                                 [--user <name> (default admin)] [--ttl <seconds>] [-o <file> (default stdout)]
+  agent [flags]               run in a cluster as its bcs-kube-agent (report credentials or hold a tunnel);
+                                flags and environment: bcs-api agent --help
 
 options:
   -f, --config <file>         configuration file (YAML or JSON); see README for keys
   --role all|api|proxy        which surfaces to serve (default all)
   -h, --help                  show this help
 
-The commands other than serve work on the same configuration and database as serve (the same -f and
+The commands other than serve and agent work on the same configuration and database as serve (the same -f and
 BCS_API_* variables), also while it runs.`;
 
 export function parseCommandLine(argv: string[]) {

@@ -40,6 +40,8 @@ export const resourceDefs: ResourceDef[] = [
   { group: '', version: 'v1', name: 'namespaces', singularName: 'namespace', kind: 'Namespace', namespaced: false, shortNames: ['ns'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
   { group: '', version: 'v1', name: 'pods', singularName: 'pod', kind: 'Pod', namespaced: true, shortNames: ['po'], verbs: crud },
   { group: '', version: 'v1', name: 'configmaps', singularName: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'], verbs: crud },
+  // default/kubernetes lists the apiserver addresses, which bcs-api agent reads (seed it with apply()).
+  { group: '', version: 'v1', name: 'endpoints', singularName: 'endpoints', kind: 'Endpoints', namespaced: true, shortNames: ['ep'], verbs: crud },
   { group: rbac, version: 'v1', name: 'clusterroles', singularName: 'clusterrole', kind: 'ClusterRole', namespaced: false, verbs: crud },
   { group: rbac, version: 'v1', name: 'clusterrolebindings', singularName: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false, verbs: crud },
   { group: rbac, version: 'v1', name: 'roles', singularName: 'role', kind: 'Role', namespaced: true, verbs: crud },

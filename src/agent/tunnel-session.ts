@@ -1,0 +1,181 @@
+import { randomInt } from 'node:crypto';
+import net from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log';
+import { decodeMessage, encodeMessage, EOF_REASON, errorPayload, MessageType, parseConnectPayload, TunnelWireError, type TunnelMessage } from '../tunnel/wire';
+import type { AgentMetrics } from './health';
+
+/** Pause the virtual connections' sockets while the websocket has this much unsent… */
+export const WS_HIGH_WATER = 1024 * 1024;
+/** …and resume them once it is below this. */
+export const WS_LOW_WATER = 256 * 1024;
+const DEFAULT_DIAL_TIMEOUT_MS = 15_000;
+
+/** Message ids: a per-process counter with a random start, as the original's. */
+let nextMessageId = randomInt(1, 2 ** 31);
+
+interface VirtualConn {
+  socket: net.Socket;
+  /** The socket's write buffer is full: the websocket is paused until it drains. */
+  blocked: boolean;
+}
+
+/** A target the agent may dial: the apiserver address it reported, as `host:port`. */
+export interface DialTarget {
+  host: string;
+  port: number;
+}
+
+/**
+ * The client side of one tunnel session (§4.2 of the original): Connect dials the reported apiserver
+ * and nothing else, Data is piped both ways, Error/EOF closes. Flow control is bounded both ways: a
+ * socket that cannot take more pauses the websocket, and a websocket with too much unsent data pauses
+ * the sockets that feed it.
+ */
+export class TunnelSession {
+  private readonly conns = new Map<number, VirtualConn>();
+  private blockedConns = 0;
+  private readonly pausedSockets = new Set<net.Socket>();
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    /** Allowed `tcp` targets keyed by the address string the server sends (`10.96.0.1:443`, `[fd00::1]:443`). */
+    private readonly allowed: Map<string, DialTarget>,
+    private readonly log: Logger,
+    private readonly metrics: AgentMetrics,
+  ) {}
+
+  get openConnections(): number {
+    return this.conns.size;
+  }
+
+  /** One binary websocket message; a malformed one ends the session, as the wire format requires. */
+  onFrame(frame: Buffer): void {
+    let m: TunnelMessage;
+    try {
+      m = decodeMessage(frame);
+    } catch (err) {
+      if (!(err instanceof TunnelWireError)) throw err;
+      this.log.warn({ err: err.message }, 'malformed tunnel message; closing the session');
+      this.ws.terminate();
+      return;
+    }
+    switch (m.type) {
+      case MessageType.Connect:
+        return this.onConnect(m);
+      case MessageType.Data:
+        return this.onData(m);
+      case MessageType.Error:
+        return this.onError(m);
+      default:
+        // AddClient/RemoveClient are for peer sessions between gateway replicas, not agents.
+        return;
+    }
+  }
+
+  private send(connId: number, type: MessageType, payload: Buffer): void {
+    if (this.closed) return;
+    const frame = encodeMessage({ id: nextMessageId++, connId, type, payload });
+    this.ws.send(frame, { binary: true }, () => this.maybeResumeSockets());
+  }
+
+  private sendError(connId: number, reason: string): void {
+    this.send(connId, MessageType.Error, errorPayload(reason));
+  }
+
+  private onConnect(m: TunnelMessage): void {
+    if (this.conns.has(m.connId)) return this.sendError(m.connId, 'connection id already in use');
+    let proto: string;
+    let address: string;
+    try {
+      ({ proto, address } = parseConnectPayload(m.payload));
+    } catch {
+      return this.sendError(m.connId, 'bad Connect message');
+    }
+    const target = proto === 'tcp' ? this.allowed.get(address) : undefined;
+    if (!target) {
+      this.metrics.refused.inc();
+      this.log.warn({ proto: proto.slice(0, 20), address: address.slice(0, 100) }, 'tunnel Connect refused: not the reported apiserver');
+      return this.sendError(m.connId, `connect to ${address} not allowed`);
+    }
+    const socket = net.connect({ host: target.host, port: target.port });
+    socket.setNoDelay(true);
+    const conn: VirtualConn = { socket, blocked: false };
+    this.conns.set(m.connId, conn);
+    this.metrics.connections.inc();
+    const dialTimer = setTimeout(() => socket.destroy(new Error(`dial tcp ${address}: i/o timeout`)), m.deadline > 0 ? m.deadline : DEFAULT_DIAL_TIMEOUT_MS);
+    socket.once('connect', () => clearTimeout(dialTimer));
+    socket.on('data', (chunk: Buffer) => {
+      this.send(m.connId, MessageType.Data, chunk);
+      if (this.ws.bufferedAmount > WS_HIGH_WATER && !this.pausedSockets.has(socket)) {
+        socket.pause();
+        this.pausedSockets.add(socket);
+      }
+    });
+    socket.on('drain', () => this.unblock(conn));
+    socket.on('end', () => this.finish(m.connId, conn, EOF_REASON));
+    socket.on('error', (err) => this.finish(m.connId, conn, err.message));
+    socket.on('close', () => {
+      clearTimeout(dialTimer);
+      this.finish(m.connId, conn, EOF_REASON);
+    });
+  }
+
+  private onData(m: TunnelMessage): void {
+    const conn = this.conns.get(m.connId);
+    if (!conn) return this.sendError(m.connId, 'connection not found');
+    if (!conn.socket.write(m.payload) && !conn.blocked) {
+      conn.blocked = true;
+      this.blockedConns += 1;
+      if (this.blockedConns === 1) this.ws.pause();
+    }
+  }
+
+  private onError(m: TunnelMessage): void {
+    const conn = this.conns.get(m.connId);
+    if (!conn) return;
+    this.forget(m.connId, conn);
+    // EOF is a clean close: let what was written reach the apiserver first.
+    if (m.payload.toString('utf8') === EOF_REASON) conn.socket.end();
+    else conn.socket.destroy();
+  }
+
+  /** The local side ended: tell the server once, then forget the connection. */
+  private finish(connId: number, conn: VirtualConn, reason: string): void {
+    if (this.conns.get(connId) !== conn) return;
+    this.forget(connId, conn);
+    this.sendError(connId, reason);
+    conn.socket.destroy();
+  }
+
+  private forget(connId: number, conn: VirtualConn): void {
+    this.conns.delete(connId);
+    this.metrics.connections.dec();
+    this.pausedSockets.delete(conn.socket);
+    this.unblock(conn);
+  }
+
+  private unblock(conn: VirtualConn): void {
+    if (!conn.blocked) return;
+    conn.blocked = false;
+    this.blockedConns -= 1;
+    if (this.blockedConns === 0 && !this.closed) this.ws.resume();
+  }
+
+  private maybeResumeSockets(): void {
+    if (!this.pausedSockets.size || this.ws.bufferedAmount > WS_LOW_WATER) return;
+    for (const s of this.pausedSockets) s.resume();
+    this.pausedSockets.clear();
+  }
+
+  /** The session ended: every virtual connection goes with it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [connId, conn] of this.conns) {
+      this.forget(connId, conn);
+      conn.socket.destroy();
+    }
+  }
+}

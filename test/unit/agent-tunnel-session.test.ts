@@ -1,0 +1,119 @@
+/**
+ * The agent's tunnel session in-process, with a stand-in websocket whose buffering the test controls:
+ * flow control must pause the websocket for a socket that cannot take more, and pause the sockets
+ * while the websocket has too much unsent.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { WebSocket } from 'ws';
+import { agentMetrics } from '../../src/agent/health';
+import { TunnelSession, WS_HIGH_WATER } from '../../src/agent/tunnel-session';
+import { createLogger } from '../../src/log';
+import { connectPayload, decodeMessage, encodeMessage, MessageType, type TunnelMessage } from '../../src/tunnel/wire';
+import { waitFor } from '../helpers/wait';
+
+class StandInWs {
+  bufferedAmount = 0;
+  paused = 0;
+  resumed = 0;
+  sent: TunnelMessage[] = [];
+  callbacks: (() => void)[] = [];
+  send(frame: Buffer, _opts: unknown, cb: () => void): void {
+    this.sent.push(decodeMessage(frame));
+    this.callbacks.push(cb);
+  }
+  pause(): void {
+    this.paused += 1;
+  }
+  resume(): void {
+    this.resumed += 1;
+  }
+  terminate(): void {}
+  flush(): void {
+    this.bufferedAmount = 0;
+    for (const cb of this.callbacks.splice(0)) cb();
+  }
+  dataFor(connId: number): number {
+    return this.sent.filter((m) => m.connId === connId && m.type === MessageType.Data).reduce((n, m) => n + m.payload.length, 0);
+  }
+}
+
+describe('bcs-api agent: tunnel session flow control', { timeout: 60_000 }, () => {
+  let server: net.Server;
+  let port = 0;
+  const accepted: net.Socket[] = [];
+
+  before(async () => {
+    server = net.createServer((s) => {
+      accepted.push(s);
+      s.pause();
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(async () => {
+    for (const s of accepted) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  const session = (ws: StandInWs) => new TunnelSession(ws as unknown as WebSocket, new Map([[`127.0.0.1:${port}`, { host: '127.0.0.1', port }]]), createLogger('silent'), agentMetrics());
+  const frame = (connId: number, type: MessageType, payload: Buffer) => encodeMessage({ id: 9, connId, type, deadline: type === MessageType.Connect ? 5000 : 0, payload });
+
+  it('pauses the websocket while a virtual connection cannot write, and resumes it when the socket drains', async () => {
+    const ws = new StandInWs();
+    const s = session(ws);
+    const count = accepted.length;
+    s.onFrame(frame(2, MessageType.Connect, connectPayload('tcp', `127.0.0.1:${port}`)));
+    const peer = await waitFor('the dialled connection', () => accepted[count], 10_000);
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    let fed = 0;
+    // The peer reads nothing: once the kernel's buffers are full the socket's own buffer fills.
+    while (!ws.paused && fed < 64 * 1024 * 1024) {
+      s.onFrame(frame(2, MessageType.Data, chunk));
+      fed += chunk.length;
+      if (fed % (8 * 1024 * 1024) === 0) await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(ws.paused, 1, `not paused after ${fed} bytes`);
+    assert.equal(ws.resumed, 0);
+    peer.resume();
+    await waitFor('the websocket resumed after the drain', () => ws.resumed === 1, 20_000);
+    s.close();
+  });
+
+  it('pauses the sockets while the websocket has more than the high-water mark unsent, and resumes below the low one', async () => {
+    const ws = new StandInWs();
+    const s = session(ws);
+    const count = accepted.length;
+    s.onFrame(frame(4, MessageType.Connect, connectPayload('tcp', `127.0.0.1:${port}`)));
+    const peer = await waitFor('the dialled connection', () => accepted[count], 10_000);
+    peer.resume();
+    ws.bufferedAmount = WS_HIGH_WATER + 1;
+    peer.write(Buffer.alloc(1024, 1));
+    await waitFor('the first chunk sent', () => ws.dataFor(4) >= 1024, 10_000);
+    const before = ws.dataFor(4);
+    // The agent's socket is paused: nothing more is read from the apiserver while the websocket is full.
+    peer.write(Buffer.alloc(4096, 2));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ws.dataFor(4), before);
+    ws.flush();
+    await waitFor('reading resumed after the websocket drained', () => ws.dataFor(4) === before + 4096, 10_000);
+    s.close();
+  });
+
+  it('answers Data for an unknown connection and a refused Connect with Error messages', () => {
+    const ws = new StandInWs();
+    const s = session(ws);
+    s.onFrame(frame(6, MessageType.Data, Buffer.from('x')));
+    s.onFrame(frame(8, MessageType.Connect, connectPayload('tcp', '10.0.0.1:443')));
+    assert.deepEqual(
+      ws.sent.map((m) => [m.connId, m.type, m.payload.toString()]),
+      [
+        [6, MessageType.Error, 'connection not found'],
+        [8, MessageType.Error, 'connect to 10.0.0.1:443 not allowed'],
+      ],
+    );
+    assert.equal(s.openConnections, 0);
+  });
+});
