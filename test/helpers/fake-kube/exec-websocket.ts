@@ -29,6 +29,8 @@ export function execParams(url: URL): ExecParams {
   return { command: url.searchParams.getAll('command'), stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr'), tty: flag('tty') };
 }
 
+const COMMAND_START_DELAY_MS = 100;
+
 /** Runs one command over the channel.k8s.io framing: each binary message is [channel byte, data...]. */
 export function serveWebSocketExec(ws: WebSocket, params: ExecParams, commands: Map<string, Command>, onResize: (size: unknown) => void): Promise<number> {
   const protocol = ws.protocol;
@@ -54,7 +56,10 @@ export function serveWebSocketExec(ws: WebSocket, params: ExecParams, commands: 
     abort.abort();
   });
 
-  return runCommand(commands, params.command, {
+  // client-go's WebSocket executor creates its stream readers only after the handshake returns, and
+  // discards ("Unknown stream id") what arrives before; a real container takes longer than that to
+  // write its first byte, while this fake would answer in the same tick. Start a little later.
+  return new Promise((resolve) => setTimeout(resolve, COMMAND_START_DELAY_MS)).then(() => runCommand(commands, params.command, {
     stdout: (d) => params.stdout && send(STDOUT, d),
     // With a tty, stderr is merged into stdout, as a terminal would.
     stderr: (d) => (params.tty ? send(STDOUT, d) : params.stderr && send(STDERR, d)),
@@ -65,7 +70,7 @@ export function serveWebSocketExec(ws: WebSocket, params: ExecParams, commands: 
     else if (code !== 0) send(ERROR, `command terminated with non-zero exit code: exit code ${code}`);
     ws.close(1000);
     return code;
-  });
+  }));
 }
 
 function safeJson(b: Buffer): unknown {
