@@ -4,19 +4,21 @@ import type { Role } from '../app';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
 import { ConfigError, isGatewayError } from '../errors';
-import { clusterCreate, clusterCredentials } from './cluster';
-import { kubeconfigCommand } from './kubeconfig';
-import { migrate } from './migrate';
 import { parseCommandLine, USAGE, UsageError, type CommandLine, type Flags } from './usage';
-import { tokenIssue, userCreate } from './users';
 
 type Admin = (config: Config, target: string, flags: Flags) => Promise<number>;
 
-/** Commands of two words and a target: `user create <name>`, `cluster credentials <id>`, … */
+/**
+ * Commands of two words and a target: `user create <name>`, `cluster credentials <id>`, … Loaded on use:
+ * the store and the domain are most of a start's modules, and the agent (one per cluster) needs neither.
+ */
 const ADMIN: Record<string, Record<string, Admin>> = {
-  user: { create: userCreate },
-  token: { issue: tokenIssue },
-  cluster: { create: clusterCreate, credentials: clusterCredentials },
+  user: { create: async (...a) => (await import('./users')).userCreate(...a) },
+  token: { issue: async (...a) => (await import('./users')).tokenIssue(...a) },
+  cluster: {
+    create: async (...a) => (await import('./cluster')).clusterCreate(...a),
+    credentials: async (...a) => (await import('./cluster')).clusterCredentials(...a),
+  },
 };
 
 function parse(argv: string[]): CommandLine {
@@ -51,10 +53,10 @@ export async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'migrate':
-      return migrate(config, { check: values.check, create: values.create, name: rest[0] });
+      return (await import('./migrate')).migrate(config, { check: values.check, create: values.create, name: rest[0] });
     case 'kubeconfig':
       if (!rest[0]) throw new UsageError('kubeconfig: missing <cluster>');
-      return kubeconfigCommand(config, rest[0], values);
+      return (await import('./kubeconfig')).kubeconfigCommand(config, rest[0], values);
     default: {
       const [verb, target] = rest;
       const run = verb ? ADMIN[command]![verb] : undefined;
