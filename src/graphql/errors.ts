@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import type { ValidationError as ClassValidatorError } from 'class-validator';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
-import { isGatewayError, type GatewayError } from '../errors';
+import { isGatewayError, type ErrorCode, type GatewayError } from '../errors';
 import type { RequestInfo } from '../http/types';
 import type { Logger } from '../log';
 import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
@@ -17,13 +17,7 @@ import { RESPONSE_BOUNDS, truncateMessage, withoutEchoedValue } from './response
  * `extensions.limit`). `BAD_USER_INPUT` is a value the operation cannot take (variables, arguments).
  */
 export type ClientErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'BAD_USER_INPUT'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'UNAVAILABLE'
-  | 'INTERNAL_SERVER_ERROR'
+  | ErrorCode
   | 'BAD_REQUEST'
   | 'GRAPHQL_PARSE_FAILED'
   | 'GRAPHQL_VALIDATION_FAILED'
