@@ -3,13 +3,18 @@ import { findCredential, openCredential } from '../../src/domain/credentials';
 import type { Runtime } from '../../src/runtime';
 import { SingleFlight } from '../shared/single-flight';
 import { ClusterUpstream, type UpstreamOptions } from './upstream';
+import type { TunnelRoutes } from '../tunnel/routes';
 
 export interface ResolvedCluster {
   id: string;
   identifier: string;
   /** Absent when the cluster's agent has not reported credentials yet. */
   upstream?: ClusterUpstream;
+  /** How the cluster is reached: a live agent tunnel wins over a dialled address. */
+  via?: 'direct' | 'tunnel';
 }
+
+const DEFAULT_CACHE_AGES = { maxAgeMs: 10 * 60_000, negativeMs: 5_000 };
 
 /**
  * A key that names more than one cluster (rows that collided before ids and identifiers shared one
@@ -42,7 +47,8 @@ export class ClusterCache {
   constructor(
     private readonly rt: Runtime,
     private readonly upstreamOptions: UpstreamOptions,
-    private readonly opts = { maxAgeMs: 10 * 60_000, negativeMs: 5_000 },
+    private readonly opts = DEFAULT_CACHE_AGES,
+    private readonly tunnels?: TunnelRoutes,
   ) {}
 
   /** Synchronous when cached (steady state); a miss or an aged entry loads from the store. */
@@ -66,19 +72,20 @@ export class ClusterCache {
     if (!cluster) entry = { names, expiresAt: briefly };
     else if (found.length > 1) entry = { result: { ambiguous: found.map((c) => c.id) }, names, expiresAt: briefly };
     else {
-      const cred = await findCredential(ctx, cluster.id);
+      const tunnel = this.tunnels?.route(cluster.id);
+      const cred = tunnel ? undefined : await findCredential(ctx, cluster.id);
+      const secrets = tunnel?.secrets ?? (cred ? openCredential(ctx, cred) : undefined);
       let upstream: ClusterUpstream | undefined;
-      if (cred) {
-        const secrets = openCredential(ctx, cred);
+      if (secrets) {
         const current = this.upstreams.get(cluster.id);
-        if (current && current.fingerprint === ClusterUpstream.fingerprintOf(secrets)) upstream = current;
+        if (current && current.fingerprint === ClusterUpstream.fingerprintOf(secrets, tunnel ? 'tunnel' : 'direct')) upstream = current;
         else {
           current?.retire();
-          upstream = new ClusterUpstream(secrets, this.upstreamOptions);
+          upstream = new ClusterUpstream(secrets, tunnel ? { ...this.upstreamOptions, dial: tunnel.dial } : this.upstreamOptions);
           this.upstreams.set(cluster.id, upstream);
         }
       }
-      entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
+      entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream, via: tunnel ? 'tunnel' : 'direct' }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
     }
     this.entries.set(key, entry);
     return entry;
@@ -108,6 +115,19 @@ export class ClusterCache {
         upstream.destroy();
         this.upstreams.delete(clusterId);
       });
+  }
+
+  /**
+   * A tunnel of the cluster connected or went away: the next request resolves it again. When the last
+   * tunnel is gone its pool goes at once (its connections ran through the tunnel and are dead).
+   */
+  tunnelChanged(clusterId: string, connected: boolean): void {
+    this.invalidate(clusterId);
+    const upstream = this.upstreams.get(clusterId);
+    if (!connected && upstream?.viaTunnel) {
+      upstream.destroy();
+      this.upstreams.delete(clusterId);
+    }
   }
 
   close(): void {

@@ -1,0 +1,85 @@
+import { ref } from '@mikro-orm/core';
+import { digestsEqual, sha256Hex } from '../crypto/tokens';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { Cluster, TunnelCredential } from '../store/entities';
+import { commitWithChange } from './changes';
+import type { DomainContext } from './context';
+import { caFingerprint } from './credentials';
+import { activeRegisterToken, verifyRegisterToken } from './register-tokens';
+
+const aad = (clusterId: string, field: string): string => `tunnel-credential:${clusterId}:${field}`;
+
+export interface TunnelCredentialInput {
+  serverAddress: string;
+  caCertPem: string;
+  userToken: string;
+  agentAddress?: string;
+  connectedAt: Date;
+}
+
+/** The same answer for an unknown cluster and a wrong token: a tunnel handshake must not probe for cluster ids. */
+const FAILED = 'failed authentication';
+
+/**
+ * Checks an agent's tunnel handshake: the cluster exists, is a Kubernetes cluster, and the token is its
+ * active register token (the check `PUT /rest/clusters/{id}/credentials` makes). Returns the cluster's
+ * canonical id; the token authorises that cluster only.
+ */
+export async function authorizeTunnel(ctx: DomainContext, clusterId: string, registerToken: string): Promise<string> {
+  const cluster = await ctx.em.findOne(Cluster, { id: clusterId });
+  if (!cluster) throw new UnauthenticatedError(FAILED, { reason: 'CLUSTER_NOT_FOUND' });
+  try {
+    await verifyRegisterToken(ctx, cluster.id, registerToken);
+  } catch (err) {
+    if (err instanceof UnauthenticatedError) throw new UnauthenticatedError(FAILED, err.details);
+    throw err;
+  }
+  if (cluster.clusterType !== 'k8s') throw new ForbiddenError(`cluster ${cluster.id} is not a Kubernetes cluster; kube-agent tunnels serve k8s clusters only`);
+  return cluster.id;
+}
+
+/** Digest of a presented register token, kept by the tunnel instead of the token itself. */
+export const registerTokenDigest = (token: string): string => sha256Hex(token);
+
+/** True while the cluster exists and `digest` is still its active register token (not revoked, rotated or expired). */
+export async function tunnelStillAuthorized(ctx: DomainContext, clusterId: string, digest: string): Promise<boolean> {
+  const token = await activeRegisterToken(ctx, clusterId);
+  return !!token && digestsEqual(token.digest, digest);
+}
+
+/** Stores (or replaces) the credential a tunnel brought, sealed like reported credentials. */
+export async function storeTunnelCredential(ctx: DomainContext, clusterId: string, input: TunnelCredentialInput): Promise<void> {
+  let cred = await ctx.em.findOne(TunnelCredential, { cluster: clusterId });
+  if (!cred) {
+    cred = new TunnelCredential();
+    cred.cluster = ref(Cluster, clusterId);
+    ctx.em.persist(cred);
+  }
+  cred.serverAddress = input.serverAddress.slice(0, 255);
+  cred.caCertSealed = ctx.keyring.seal(input.caCertPem, aad(clusterId, 'ca'));
+  cred.caFingerprint = caFingerprint(input.caCertPem);
+  cred.userTokenSealed = ctx.keyring.seal(input.userToken, aad(clusterId, 'token'));
+  cred.agentAddress = input.agentAddress?.slice(0, 64) ?? null;
+  cred.connectedAt = input.connectedAt;
+  await commitWithChange(ctx, 'credential', clusterId);
+}
+
+/**
+ * Removes the credential of a tunnel that went away, unless a newer tunnel of the cluster has stored
+ * its own since (`connectedAt` later than the one that closed).
+ */
+export async function removeTunnelCredential(ctx: DomainContext, clusterId: string, connectedAt: Date): Promise<boolean> {
+  const removed = await ctx.em.nativeDelete(TunnelCredential, { cluster: clusterId, connectedAt: { $lte: connectedAt } });
+  if (removed) await commitWithChange(ctx, 'credential', clusterId);
+  return removed > 0;
+}
+
+export async function findTunnelCredential(ctx: DomainContext, clusterId: string): Promise<TunnelCredential | null> {
+  return ctx.em.findOne(TunnelCredential, { cluster: clusterId });
+}
+
+/** The stored tunnel credential, opened (the proxy's view, and tests'). */
+export function openTunnelCredential(ctx: Pick<DomainContext, 'keyring'>, cred: TunnelCredential): { serverAddress: string; caCertPem: string; userToken: string } {
+  const clusterId = cred.cluster.id;
+  return { serverAddress: cred.serverAddress, caCertPem: ctx.keyring.open(cred.caCertSealed, aad(clusterId, 'ca')), userToken: ctx.keyring.open(cred.userTokenSealed, aad(clusterId, 'token')) };
+}
