@@ -92,9 +92,16 @@ export class TunnelServer {
     });
   }
 
-  /** Stores the tunnel's credential, then routes the cluster through it. */
+  /**
+   * Routes the cluster through the tunnel at once (the agent may be asked to dial as soon as it sees the
+   * 101), then stores the credential it brought; a tunnel whose credential cannot be stored is closed.
+   */
   private async register(session: TunnelSession): Promise<void> {
     const { clusterId, params } = session;
+    this.metrics.sessions += 1;
+    this.metrics.connected();
+    this.registry.add(session);
+    this.rt.logger.info({ clusterId, agent: session.agentAddress, apiserver: params.address }, 'agent tunnel connected');
     try {
       await storeTunnelCredential(this.rt.context(), clusterId, {
         serverAddress: params.address,
@@ -108,15 +115,8 @@ export class TunnelServer {
       session.close(1011, 'the gateway cannot store the tunnel credential; retry shortly');
       return;
     }
-    if (!session.isOpen) {
-      // Closed while its credential was being stored: that removal found nothing to remove yet.
-      if (!this.registry.newest(clusterId)) await this.forgetCredential(session);
-      return;
-    }
-    this.metrics.sessions += 1;
-    this.metrics.connected();
-    this.registry.add(session);
-    this.rt.logger.info({ clusterId, agent: session.agentAddress, apiserver: params.address }, 'agent tunnel connected');
+    // Closed while its credential was being stored: that removal may have run before the row existed.
+    if (!session.isOpen && !this.registry.newest(clusterId)) await this.forgetCredential(session);
   }
 
   private closed(session: TunnelSession, reason: string): void {
