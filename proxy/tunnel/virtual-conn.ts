@@ -43,6 +43,8 @@ export class VirtualConn extends Duplex {
     bufferBytes: number,
   ) {
     super({ readableHighWaterMark: bufferBytes, writableHighWaterMark: MAX_DATA_CHUNK, allowHalfOpen: false });
+    // Its user (TLS, undici) sees errors through its own listeners; one closed before it was used must not crash the process.
+    this.on('error', () => undefined);
   }
 
   get overLimit(): boolean {
