@@ -83,3 +83,21 @@ export function openTunnelCredential(ctx: Pick<DomainContext, 'keyring'>, cred: 
   const clusterId = cred.cluster.id;
   return { serverAddress: cred.serverAddress, caCertPem: ctx.keyring.open(cred.caCertSealed, aad(clusterId, 'ca')), userToken: ctx.keyring.open(cred.userTokenSealed, aad(clusterId, 'token')) };
 }
+
+/** What operators see of a connected tunnel: never its CA or token. */
+export interface TunnelStatus {
+  connectedAt: Date;
+  apiserverAddress: string;
+  agentAddress: string | null;
+  caFingerprint: string;
+}
+
+/** Batch read for list views: one query for any number of clusters. */
+export async function tunnelStatuses(ctx: Pick<DomainContext, 'em'>, clusterIds: readonly string[]): Promise<(TunnelStatus | null)[]> {
+  const rows = await ctx.em.find(TunnelCredential, { cluster: { $in: [...clusterIds] } }, { fields: ['cluster', 'serverAddress', 'connectedAt', 'agentAddress', 'caFingerprint'] });
+  const byCluster = new Map(rows.map((r) => [r.cluster.id, r]));
+  return clusterIds.map((id) => {
+    const r = byCluster.get(id);
+    return r ? { connectedAt: r.connectedAt, apiserverAddress: r.serverAddress, agentAddress: r.agentAddress ?? null, caFingerprint: r.caFingerprint } : null;
+  });
+}

@@ -93,8 +93,19 @@ for (const dialect of DIALECTS) {
       const opened = openTunnelCredential(env.gw.app.runtime.context(), cred);
       assert.equal(opened.userToken, env.fake.token);
       assert.equal(opened.serverAddress, new URL(env.fake.url).origin);
+      const query = 'query($c: ID!) { cluster(id: $c) { reachedVia tunnel { connectedAt apiserverAddress agentAddress caFingerprint } } }';
+      type Reach = { cluster: { reachedVia: string | null; tunnel: { apiserverAddress: string; agentAddress: string | null } | null } };
+      const live = await env.graphql<Reach>(env.gw.adminToken, query, { c: env.clusterId });
+      assert.equal(live.data?.cluster.reachedVia, 'TUNNEL', JSON.stringify(live));
+      assert.equal(live.data?.cluster.tunnel?.apiserverAddress, new URL(env.fake.url).origin);
+      assert.match(live.data?.cluster.tunnel?.agentAddress ?? '', /127\.0\.0\.1/);
+      const denied = await env.graphql<Reach>(env.alice.token, query, { c: env.clusterId });
+      assert.ok(denied.errors?.length, 'tunnel status is for super users');
       await agent.close();
       await waitFor('credential removed', async () => !(await findTunnelCredential(env.gw.app.runtime.context(), env.clusterId)), 10_000);
+      const gone = await env.graphql<Reach>(env.gw.adminToken, query, { c: env.clusterId });
+      assert.equal(gone.data?.cluster.reachedVia, 'DIRECT');
+      assert.equal(gone.data?.cluster.tunnel, null);
     });
 
     it('answers a frame for an unknown connection and an agent-side Connect with an Error, and keeps the session', async () => {
