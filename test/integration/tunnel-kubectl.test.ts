@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { kubectl, spawnKubectl } from '../helpers/fake-kube';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
 import { TunnelAgent } from '../helpers/tunnel-agent';
@@ -73,6 +75,42 @@ describe('kubectl through an agent tunnel (cluster the gateway cannot dial)', ()
     const spdy = await kubectl(['exec', '-n', 'ns1', 'web-1', '--', 'echo', 'spdy-ok'], { kubeconfig: adminKc, env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' } });
     assert.equal(spdy.code, 0, spdy.stderr);
     assert.equal(spdy.stdout.trim(), 'spdy-ok');
+  });
+
+  it('carries a large list through the tunnel (flow control with TLS over the virtual connection)', async () => {
+    for (let i = 0; i < 1500; i += 1) env.fake.addPod('big', `pod-${String(i).padStart(4, '0')}-${'x'.repeat(40)}`);
+    const r = await kubectl(['get', 'pods', '-n', 'big', '-o', 'json'], { kubeconfig: adminKc });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.length > 1024 * 1024, `a list over 1 MiB (${r.stdout.length} bytes)`);
+    assert.equal((JSON.parse(r.stdout) as { items: unknown[] }).items.length, 1500);
+  });
+
+  it('serves @kubernetes/client-node list and watch through the tunnel', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(fs.readFileSync(adminKc, 'utf8'));
+    const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'ns1' });
+    assert.ok(pods.items.some((p) => p.metadata?.name === 'web-1'));
+    let abort: { abort(): void } | undefined;
+    const added = new Promise<void>((resolve, reject) => {
+      new Watch(kc)
+        .watch('/api/v1/namespaces/ns1/pods', {}, (type: string, obj: { metadata?: { name?: string } }) => type === 'ADDED' && obj.metadata?.name === 'web-cn' && resolve(), (err: unknown) => err && reject(err))
+        .then((req) => (abort = req), reject);
+    });
+    await env.fake.waitFor(() => env.fake.streams.watch >= 1);
+    env.fake.addPod('ns1', 'web-cn');
+    await added;
+    abort?.abort();
+  });
+
+  it('counts tunnels, connections and bytes in /metrics', async () => {
+    const httpUrl = env.gw.app.listening.urls.find((u) => u.startsWith('http:'))!;
+    const text = await (await fetch(`${httpUrl}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const lines = text.split('\n').filter((l) => l.startsWith('bcs_api_tunnel_')).join('\n');
+    assert.equal(value('bcs_api_tunnel_sessions'), 1, lines);
+    assert.ok(value('bcs_api_tunnel_connects_total') >= 1, lines);
+    assert.ok(Number(/^bcs_api_tunnel_bytes_total\{direction="in"\} (\S+)$/m.exec(text)?.[1]) > 100 * 1024, lines);
+    assert.ok(value('bcs_api_tunnel_connections') >= 0);
   });
 
   it('answers 503 quickly when the agent goes, removes the stored tunnel credential, and works again on reconnect', async () => {
