@@ -105,6 +105,12 @@ export class ClusterUpstream {
     socket.once('secureConnect', () => {
       clearTimeout(timer);
       socket.off('error', fail);
+      // TLS over a JS stream can report 'close' before 'error' when the tunnel drops; undici's error
+      // handler assumes the opposite order and would throw, so an error after close is not emitted.
+      let closed = false;
+      socket.prependListener('close', () => (closed = true));
+      const emit = socket.emit.bind(socket);
+      socket.emit = ((event: string | symbol, ...args: unknown[]) => (event === 'error' && closed ? false : emit(event, ...args))) as typeof socket.emit;
       callback(null, socket);
     });
   }

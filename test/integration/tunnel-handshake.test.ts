@@ -208,5 +208,26 @@ for (const dialect of DIALECTS) {
         ws.close();
       }
     });
+
+    it('prefers a live tunnel over a dialable reported address, and falls back to dialling when it goes', async () => {
+      const { reportCredentials } = await import('../../src/domain/credentials');
+      await reportCredentials(env.gw.app.runtime.context(), env.clusterId, { registerToken: env.registerToken, ...credsOf(env.fake) });
+      // The previous test's tunnel may still be closing: wait until the dialled address answers.
+      await waitFor('dialled directly', async () => (await get(env.identifier)).status === 200, 10_000);
+      const agent = await connect();
+      const res = await get(env.identifier);
+      assert.equal(res.status, 200);
+      assert.ok(agent.connects.length > 0, 'the request went through the tunnel');
+      await agent.close();
+      await waitFor('tunnel gone', async () => (await get(env.identifier)).status === 200 && agent.closeInfo !== undefined, 10_000);
+    });
+
+    it('closes the tunnels of a deleted cluster', async () => {
+      const agent = await connect();
+      const r = await env.graphql(env.gw.adminToken, 'mutation($c: ID!) { deleteCluster(id: $c) { id } }', { c: env.clusterId });
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      const c = await closed(agent);
+      assert.equal(c.code, 1008);
+    });
   });
 }
