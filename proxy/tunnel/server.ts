@@ -13,10 +13,13 @@ import { DEFAULT_LIMITS, TunnelSession, type SessionLimits } from './session';
 
 export const TUNNEL_CONNECT_PATH = '/bcsapi/v1/websocket/connect';
 
+/** Tunnels one cluster may hold open in one process (agent replicas, and reconnects before a dead tunnel is noticed). */
+export const MAX_TUNNELS_PER_CLUSTER = 8;
+
 /** Largest websocket message accepted from an agent: a 1 MiB Data payload plus its header. */
 export const MAX_TUNNEL_MESSAGE = 1024 * 1024 + 64;
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 405: 'Method Not Allowed', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 /** A refusal with a real status before any upgrade (the original wrote its errors under a 200). */
 function refuse(socket: Duplex, r: HandshakeRefusal | { status: number; message: string }): void {
@@ -84,6 +87,9 @@ export class TunnelServer {
       return fail({ status: 503, message: 'the gateway cannot check this tunnel right now (store unavailable); retry shortly' });
     }
     if (socket.destroyed) return;
+    if (this.registry.sessionsOf(clusterId).filter((s) => s.isOpen).length >= MAX_TUNNELS_PER_CLUSTER) {
+      return fail({ status: 429, message: `cluster already has ${MAX_TUNNELS_PER_CLUSTER} tunnels open to this gateway; retry later` });
+    }
     const digest = registerTokenDigest(parsed.registerToken);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new TunnelSession(clusterId, parsed.params, info.remoteAddress, ws, this.limits, this.metrics, this.rt.logger, (s, reason) => this.closed(s, reason));

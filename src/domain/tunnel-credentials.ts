@@ -49,18 +49,21 @@ export async function tunnelStillAuthorized(ctx: DomainContext, clusterId: strin
 
 /** Stores (or replaces) the credential a tunnel brought, sealed like reported credentials. */
 export async function storeTunnelCredential(ctx: DomainContext, clusterId: string, input: TunnelCredentialInput): Promise<void> {
-  let cred = await ctx.em.findOne(TunnelCredential, { cluster: clusterId });
-  if (!cred) {
-    cred = new TunnelCredential();
-    cred.cluster = ref(Cluster, clusterId);
-    ctx.em.persist(cred);
-  }
-  cred.serverAddress = input.serverAddress.slice(0, 255);
-  cred.caCertSealed = ctx.keyring.seal(input.caCertPem, aad(clusterId, 'ca'));
-  cred.caFingerprint = caFingerprint(input.caCertPem);
-  cred.userTokenSealed = ctx.keyring.seal(input.userToken, aad(clusterId, 'token'));
-  cred.agentAddress = input.agentAddress?.slice(0, 64) ?? null;
-  cred.connectedAt = input.connectedAt;
+  // One statement: agent replicas of a cluster connect at the same moment, and a read-then-insert would
+  // let all but one fail on the unique cluster key.
+  await ctx.em.upsert(
+    TunnelCredential,
+    {
+      cluster: ref(Cluster, clusterId),
+      serverAddress: input.serverAddress.slice(0, 255),
+      caCertSealed: ctx.keyring.seal(input.caCertPem, aad(clusterId, 'ca')),
+      caFingerprint: caFingerprint(input.caCertPem),
+      userTokenSealed: ctx.keyring.seal(input.userToken, aad(clusterId, 'token')),
+      agentAddress: input.agentAddress?.slice(0, 64) ?? null,
+      connectedAt: input.connectedAt,
+    },
+    { onConflictFields: ['cluster'], onConflictAction: 'merge', onConflictExcludeFields: ['id'] },
+  );
   await commitWithChange(ctx, 'credential', clusterId);
 }
 

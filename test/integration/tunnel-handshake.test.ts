@@ -222,6 +222,30 @@ for (const dialect of DIALECTS) {
       await waitFor('tunnel gone', async () => (await get(env.identifier)).status === 200 && agent.closeInfo !== undefined, 10_000);
     });
 
+    it('ends an open watch when the agent goes, and caps the tunnels one cluster may hold', async () => {
+      const agent = await connect();
+      const res = await fetch(`${httpUrl}/tunnels/clusters/${env.identifier}/api/v1/namespaces/ns1/pods?watch=1`, { headers: { authorization: `Bearer ${env.gw.adminToken}` } });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      assert.match(Buffer.from(first.value!).toString(), /web-1/);
+      agent.kill();
+      // The stream ends (or fails) instead of hanging: nothing more can come through the dead tunnel.
+      const ended = await Promise.race([
+        (async () => {
+          for (;;) if ((await reader.read()).done) return 'ended';
+        })().catch(() => 'failed'),
+        new Promise((r) => setTimeout(() => r('hung'), 15_000).unref()),
+      ]);
+      assert.notEqual(ended, 'hung');
+
+      const many = await Promise.all(Array.from({ length: 8 }, () => connect()));
+      const over = await refusal({});
+      assert.equal(over.status, 429);
+      assert.ok(many.every((a) => a.closeInfo === undefined), 'tunnels connecting together all stay open');
+      await Promise.all(many.map((a) => a.close()));
+    });
+
     it('closes the tunnels of a deleted cluster', async () => {
       const agent = await connect();
       const r = await env.graphql(env.gw.adminToken, 'mutation($c: ID!) { deleteCluster(id: $c) { id } }', { c: env.clusterId });
