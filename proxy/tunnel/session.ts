@@ -8,7 +8,10 @@ import { VirtualConn, type VirtualConnHost } from './virtual-conn';
 export interface SessionLimits {
   /** The gateway pings the agent this often (the original's agent pinged every 5 s). */
   pingIntervalMs: number;
-  /** Nothing heard from the agent (message, ping or pong) for this long closes the session (original: 60 s). */
+  /**
+   * Nothing heard from the agent (message, ping or pong) for this long closes the session (original: 60 s);
+   * so does an agent that reads nothing of what the gateway queued for this long (write deadline).
+   */
   readTimeoutMs: number;
   /** Inbound bytes buffered per virtual connection before the websocket is paused. */
   connBufferBytes: number;
@@ -49,6 +52,8 @@ export class TunnelSession implements VirtualConnHost {
   private readonly stalled = new Map<VirtualConn, NodeJS.Timeout>();
   private nextConnId = 1;
   private lastHeard = Date.now();
+  private lastWriteProgress = Date.now();
+  private lastQueued = 0;
   private readonly keepalive: NodeJS.Timeout;
   private closed = false;
 
@@ -177,6 +182,15 @@ export class TunnelSession implements VirtualConnHost {
 
   private tick(): void {
     if (this.closed) return;
+    // Write deadline: frames queued for an agent that has stopped reading would hold every writer.
+    const queued = this.ws.bufferedAmount;
+    if (queued === 0 || queued < this.lastQueued) this.lastWriteProgress = Date.now();
+    this.lastQueued = queued;
+    if (Date.now() - this.lastWriteProgress > this.limits.readTimeoutMs) {
+      this.close(1001, `the agent has not read for ${Math.round(this.limits.readTimeoutMs / 1000)}s`);
+      this.ws.terminate();
+      return;
+    }
     if (this.stalled.size) {
       this.lastHeard = Date.now();
       return;

@@ -144,4 +144,26 @@ describe('tunnel session: virtual connections and flow control', () => {
     assert.equal(silent.session.connectionCount, 0);
     assert.ok(alive.session.isOpen, 'an agent that answers pings keeps its session');
   });
+
+  it('closes a session whose agent stops reading (write deadline), failing its writers', async () => {
+    const p = await pair({ pingIntervalMs: 50, readTimeoutMs: 500 });
+    const conn = p.session.dial('10.0.0.1:6443', 1000);
+    await connectOf(p, conn);
+    // The agent stops reading its socket: what the gateway queues for it stops draining.
+    (p.agent as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const chunk = Buffer.alloc(1024 * 1024);
+    let written = 0;
+    const failed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+    const pump = (): void => {
+      while (!conn.destroyed && written < 256 * 1024 * 1024) {
+        written += chunk.length;
+        if (!conn.write(chunk)) return void conn.once('drain', pump);
+      }
+    };
+    pump();
+    await waitFor('session closed by the write deadline', () => p.closedReason, 15_000);
+    assert.match(p.closedReason!, /has not read/);
+    await failed;
+    assert.ok(written < 256 * 1024 * 1024, 'the writer was held back, not buffered without bound');
+  });
 });
