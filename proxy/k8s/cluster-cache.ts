@@ -43,6 +43,8 @@ export class ClusterCache {
   private readonly loads = new SingleFlight<Entry>();
   /** One pool per cluster, shared by its id and identifier keys. */
   private readonly upstreams = new Map<string, ClusterUpstream>();
+  /** Bumped by every invalidation: a load that raced one is used once but not cached (it may predate a tunnel or a report). */
+  private generation = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -63,6 +65,7 @@ export class ClusterCache {
   }
 
   private async fetch(key: string): Promise<Entry> {
+    const generation = this.generation;
     const ctx = this.rt.context();
     const found = await findClustersByIdOrIdentifier(ctx, key);
     const names = found.flatMap((c) => [c.id.toLowerCase(), c.identifier.toLowerCase()]);
@@ -87,12 +90,13 @@ export class ClusterCache {
       }
       entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream, via: tunnel ? 'tunnel' : 'direct' }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
     }
-    this.entries.set(key, entry);
+    if (generation === this.generation) this.entries.set(key, entry);
     return entry;
   }
 
   /** Forgets everything cached about a cluster (by id or identifier, without regard to case). */
   invalidate(key: string): void {
+    this.generation += 1;
     const name = key.toLowerCase();
     for (const [k, e] of this.entries) {
       if (k.toLowerCase() === name || e.names.includes(name)) this.entries.delete(k);
