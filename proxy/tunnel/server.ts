@@ -5,7 +5,7 @@ import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
 import type { ChangeKind } from '../../src/store/entities';
 import { ForbiddenError, UnauthenticatedError } from '../../src/errors';
-import { authorizeTunnel, registerTokenDigest, removeTunnelCredential, storeTunnelCredential, tunnelStillAuthorized } from '../../src/domain/tunnel-credentials';
+import { authorizeTunnel, registerTokenDigest, removeTunnelCredential, storeTunnelCredential, unauthorizedTunnels } from '../../src/domain/tunnel-credentials';
 import { parseHandshake, type HandshakeRefusal } from './handshake';
 import type { TunnelMetrics } from './metrics';
 import type { TunnelRegistry } from './registry';
@@ -49,13 +49,19 @@ export class TunnelServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TUNNEL_MESSAGE, perMessageDeflate: false, clientTracking: false });
   /** Digest of the register token each session was opened with, for revocation. */
   private readonly tokenDigests = new WeakMap<TunnelSession, string>();
+  private readonly rechecks: NodeJS.Timeout;
 
   constructor(
     private readonly rt: Runtime,
     private readonly registry: TunnelRegistry,
     private readonly metrics: TunnelMetrics,
     private readonly limits: SessionLimits = DEFAULT_LIMITS,
-  ) {}
+    /** How often every tunnel's register token is checked again (an expiring token ends its tunnels). */
+    recheckMs = 60_000,
+  ) {
+    this.rechecks = setInterval(() => void this.recheck(), recheckMs);
+    this.rechecks.unref();
+  }
 
   mount(): Mount {
     return {
@@ -145,23 +151,30 @@ export class TunnelServer {
   onChange(kind: ChangeKind, key: string): void {
     if (kind !== 'credential' && kind !== 'cluster') return;
     const sessions = this.registry.sessionsOf(key).filter((s) => s.isOpen);
-    if (!sessions.length) return;
-    void (async () => {
-      for (const session of sessions) {
-        const digest = this.tokenDigests.get(session);
-        let ok: boolean;
-        try {
-          ok = digest !== undefined && (await tunnelStillAuthorized(this.rt.context(), key, digest));
-        } catch {
-          // The store cannot say: keep the tunnel; the next change or handshake checks again.
-          continue;
-        }
-        if (!ok) session.close(1008, 'register token revoked or cluster removed');
-      }
-    })();
+    if (sessions.length) void this.recheck(sessions);
+  }
+
+  /**
+   * Closes the tunnels whose register token is no longer the cluster's active one. Runs on every change
+   * to the cluster and periodically for all tunnels, which is how an expiring token (TTL) ends them.
+   */
+  async recheck(sessions: readonly TunnelSession[] = this.registry.all().filter((s) => s.isOpen)): Promise<void> {
+    const pairs = sessions.flatMap((s) => {
+      const digest = this.tokenDigests.get(s);
+      return digest ? [{ session: s, clusterId: s.clusterId, digest }] : [];
+    });
+    let refused: boolean[];
+    try {
+      refused = await unauthorizedTunnels(this.rt.context(), pairs);
+    } catch {
+      // The store cannot say: keep the tunnels; the next change or round checks again.
+      return;
+    }
+    pairs.forEach((p, i) => refused[i] && p.session.close(1008, 'register token revoked, rotated or expired, or cluster removed'));
   }
 
   stop(): void {
+    clearInterval(this.rechecks);
     for (const s of this.registry.all()) s.close(1001, 'gateway shutting down');
     this.wss.close();
   }

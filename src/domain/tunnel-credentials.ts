@@ -1,11 +1,11 @@
 import { ref } from '@mikro-orm/core';
 import { digestsEqual, sha256Hex } from '../crypto/tokens';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
-import { Cluster, TunnelCredential } from '../store/entities';
+import { Cluster, RegisterToken, TunnelCredential } from '../store/entities';
 import { commitWithChange } from './changes';
 import type { DomainContext } from './context';
 import { caFingerprint } from './credentials';
-import { activeRegisterToken, verifyRegisterToken } from './register-tokens';
+import { verifyRegisterToken } from './register-tokens';
 
 const aad = (clusterId: string, field: string): string => `tunnel-credential:${clusterId}:${field}`;
 
@@ -41,10 +41,21 @@ export async function authorizeTunnel(ctx: DomainContext, clusterId: string, reg
 /** Digest of a presented register token, kept by the tunnel instead of the token itself. */
 export const registerTokenDigest = (token: string): string => sha256Hex(token);
 
-/** True while the cluster exists and `digest` is still its active register token (not revoked, rotated or expired). */
-export async function tunnelStillAuthorized(ctx: DomainContext, clusterId: string, digest: string): Promise<boolean> {
-  const token = await activeRegisterToken(ctx, clusterId);
-  return !!token && digestsEqual(token.digest, digest);
+/**
+ * For each (cluster, token digest) pair, whether that tunnel is no longer authorised: the
+ * cluster is gone, or the digest is not its active register token any more (revoked, rotated, expired).
+ * One query for any number of clusters.
+ */
+export async function unauthorizedTunnels(ctx: DomainContext, tunnels: readonly { clusterId: string; digest: string }[]): Promise<boolean[]> {
+  if (!tunnels.length) return [];
+  const ids = [...new Set(tunnels.map((t) => t.clusterId))];
+  const tokens = await ctx.em.find(RegisterToken, { activeFor: { $in: ids } }, { fields: ['activeFor', 'digest', 'expiresAt', 'revokedAt'] });
+  const now = ctx.now();
+  const active = new Map(tokens.filter((t) => !t.revokedAt && (!t.expiresAt || t.expiresAt > now)).map((t) => [t.activeFor!, t.digest]));
+  return tunnels.map((t) => {
+    const digest = active.get(t.clusterId);
+    return !digest || !digestsEqual(digest, t.digest);
+  });
 }
 
 /** Stores (or replaces) the credential a tunnel brought, sealed like reported credentials. */
