@@ -10,8 +10,6 @@ export interface ResolvedCluster {
   identifier: string;
   /** Absent when the cluster's agent has not reported credentials yet. */
   upstream?: ClusterUpstream;
-  /** How the cluster is reached: a live agent tunnel wins over a dialled address. */
-  via?: 'direct' | 'tunnel';
 }
 
 const DEFAULT_CACHE_AGES = { maxAgeMs: 10 * 60_000, negativeMs: 5_000 };
@@ -75,6 +73,7 @@ export class ClusterCache {
     if (!cluster) entry = { names, expiresAt: briefly };
     else if (found.length > 1) entry = { result: { ambiguous: found.map((c) => c.id) }, names, expiresAt: briefly };
     else {
+      // A live agent tunnel wins over a reported address the gateway could also dial.
       const tunnel = this.tunnels?.route(cluster.id);
       const cred = tunnel ? undefined : await findCredential(ctx, cluster.id);
       const secrets = tunnel?.secrets ?? (cred ? openCredential(ctx, cred) : undefined);
@@ -88,7 +87,7 @@ export class ClusterCache {
           this.upstreams.set(cluster.id, upstream);
         }
       }
-      entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream, via: tunnel ? 'tunnel' : 'direct' }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
+      entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
     }
     if (generation === this.generation) this.entries.set(key, entry);
     return entry;
