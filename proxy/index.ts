@@ -14,9 +14,16 @@ import { GrantAccess } from './shared/grant-access';
 import { PrincipalCache } from './shared/principal-cache';
 import { OpenStreams } from './shared/streams';
 import type { AdmissionRunner } from './webhooks/types';
+import { TunnelMetrics } from './tunnel/metrics';
+import { TunnelRegistry } from './tunnel/registry';
+import { tunnelRoutes } from './tunnel/routes';
+import { TunnelServer } from './tunnel/server';
+import type { SessionLimits } from './tunnel/session';
 
 export interface ProxySurfaces {
   mounts: Mount[];
+  /** Live agent tunnels in this process, by cluster. */
+  tunnels: TunnelRegistry;
   stop(): Promise<void>;
 }
 
@@ -25,6 +32,9 @@ export interface ProxyOptions {
   discovery?: DriverDiscovery;
   admission?: AdmissionRunner;
   webhookRoutes?: WebhookRouteHandler;
+  /** Agent tunnel keepalive and flow-control bounds, and how often register tokens are checked again (tests shorten them). */
+  tunnelLimits?: SessionLimits;
+  tunnelRecheckMs?: number;
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
@@ -39,7 +49,11 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const streams = new OpenStreams(principals, rt.logger, rt.storeHealth);
   // One audit trail for every surface: one batch per event-loop turn, flushed once at shutdown.
   const auditLog = new AuditLog(rt.logger);
-  const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog);
+  // Agent tunnels: clusters the gateway cannot dial are reached through the websocket their agent opened.
+  const tunnels = new TunnelRegistry();
+  const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs);
+  const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, tunnelRoutes(tunnels, rt.config.proxy.connectTimeoutSeconds * 1000));
+  tunnels.onChange((clusterId, connected) => tunnel.tunnelChanged(clusterId, connected));
   // Changes made elsewhere arrive through the change feed below; the refresh is only a safety net.
   const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry, { refreshMs: 5 * 60_000 });
   // Webhook configuration routes are management calls: the full principal is loaded for the domain's checks.
@@ -56,15 +70,18 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
     tunnel.onChange(kind, key);
+    tunnelServer.onChange(kind, key);
     streams.onChange(kind, key);
     if (kind === 'webhook') runner?.invalidate();
     if (kind === 'rbac') grants.invalidate();
   });
   await feed.start();
   return {
-    mounts: [tunnel.mount(), ...drivers.mounts()],
+    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts()],
+    tunnels,
     stop: async () => {
       feed.stop();
+      tunnelServer.stop();
       tunnel.stop();
       drivers.stop();
       auditLog.flush();

@@ -3,6 +3,7 @@ import { findCredential, openCredential } from '../../src/domain/credentials';
 import type { Runtime } from '../../src/runtime';
 import { SingleFlight } from '../shared/single-flight';
 import { ClusterUpstream, type UpstreamOptions } from './upstream';
+import type { TunnelRoutes } from '../tunnel/routes';
 
 export interface ResolvedCluster {
   id: string;
@@ -10,6 +11,8 @@ export interface ResolvedCluster {
   /** Absent when the cluster's agent has not reported credentials yet. */
   upstream?: ClusterUpstream;
 }
+
+const DEFAULT_CACHE_AGES = { maxAgeMs: 10 * 60_000, negativeMs: 5_000 };
 
 /**
  * A key that names more than one cluster (rows that collided before ids and identifiers shared one
@@ -38,11 +41,14 @@ export class ClusterCache {
   private readonly loads = new SingleFlight<Entry>();
   /** One pool per cluster, shared by its id and identifier keys. */
   private readonly upstreams = new Map<string, ClusterUpstream>();
+  /** Bumped by every invalidation: a load that raced one is used once but not cached (it may predate a tunnel or a report). */
+  private generation = 0;
 
   constructor(
     private readonly rt: Runtime,
     private readonly upstreamOptions: UpstreamOptions,
-    private readonly opts = { maxAgeMs: 10 * 60_000, negativeMs: 5_000 },
+    private readonly opts = DEFAULT_CACHE_AGES,
+    private readonly tunnels?: TunnelRoutes,
   ) {}
 
   /** Synchronous when cached (steady state); a miss or an aged entry loads from the store. */
@@ -57,6 +63,7 @@ export class ClusterCache {
   }
 
   private async fetch(key: string): Promise<Entry> {
+    const generation = this.generation;
     const ctx = this.rt.context();
     const found = await findClustersByIdOrIdentifier(ctx, key);
     const names = found.flatMap((c) => [c.id.toLowerCase(), c.identifier.toLowerCase()]);
@@ -66,26 +73,29 @@ export class ClusterCache {
     if (!cluster) entry = { names, expiresAt: briefly };
     else if (found.length > 1) entry = { result: { ambiguous: found.map((c) => c.id) }, names, expiresAt: briefly };
     else {
-      const cred = await findCredential(ctx, cluster.id);
+      // A live agent tunnel wins over a reported address the gateway could also dial.
+      const tunnel = this.tunnels?.route(cluster.id);
+      const cred = tunnel ? undefined : await findCredential(ctx, cluster.id);
+      const secrets = tunnel?.secrets ?? (cred ? openCredential(ctx, cred) : undefined);
       let upstream: ClusterUpstream | undefined;
-      if (cred) {
-        const secrets = openCredential(ctx, cred);
+      if (secrets) {
         const current = this.upstreams.get(cluster.id);
-        if (current && current.fingerprint === ClusterUpstream.fingerprintOf(secrets)) upstream = current;
+        if (current && current.fingerprint === ClusterUpstream.fingerprintOf(secrets, tunnel ? 'tunnel' : 'direct')) upstream = current;
         else {
           current?.retire();
-          upstream = new ClusterUpstream(secrets, this.upstreamOptions);
+          upstream = new ClusterUpstream(secrets, tunnel ? { ...this.upstreamOptions, dial: tunnel.dial } : this.upstreamOptions);
           this.upstreams.set(cluster.id, upstream);
         }
       }
       entry = { result: { id: cluster.id, identifier: cluster.identifier, upstream }, names, expiresAt: Date.now() + this.opts.maxAgeMs };
     }
-    this.entries.set(key, entry);
+    if (generation === this.generation) this.entries.set(key, entry);
     return entry;
   }
 
   /** Forgets everything cached about a cluster (by id or identifier, without regard to case). */
   invalidate(key: string): void {
+    this.generation += 1;
     const name = key.toLowerCase();
     for (const [k, e] of this.entries) {
       if (k.toLowerCase() === name || e.names.includes(name)) this.entries.delete(k);
@@ -108,6 +118,19 @@ export class ClusterCache {
         upstream.destroy();
         this.upstreams.delete(clusterId);
       });
+  }
+
+  /**
+   * A tunnel of the cluster connected or went away: the next request resolves it again. When the last
+   * tunnel is gone its pool goes at once (its connections ran through the tunnel and are dead).
+   */
+  tunnelChanged(clusterId: string, connected: boolean): void {
+    this.invalidate(clusterId);
+    const upstream = this.upstreams.get(clusterId);
+    if (!connected && upstream?.viaTunnel) {
+      upstream.destroy();
+      this.upstreams.delete(clusterId);
+    }
   }
 
   close(): void {

@@ -16,6 +16,7 @@ import { auditVerb, isLongRunning } from './request-kind';
 import { TUNNEL_PREFIX } from './route';
 import { failures, writeStatus, writeStatusToSocket, type StatusFailure } from './status';
 import { checkUpgradeRequest, relayUpgrade } from './upgrade';
+import type { TunnelRoutes } from '../tunnel/routes';
 
 const TYPE = 'k8s_native';
 
@@ -39,13 +40,11 @@ export class TunnelProxy {
     private readonly metrics: ProxyMetrics,
     private readonly streams: OpenStreams,
     private readonly auditLog: AuditLog,
+    tunnels?: TunnelRoutes,
   ) {
     const p = rt.config.proxy;
-    this.clusters = new ClusterCache(rt, {
-      serverName: p.upstreamServerName,
-      connectTimeoutMs: p.connectTimeoutSeconds * 1000,
-      healthIntervalMs: p.healthIntervalSeconds * 1000,
-    });
+    const upstreamOptions = { serverName: p.upstreamServerName, connectTimeoutMs: p.connectTimeoutSeconds * 1000, healthIntervalMs: p.healthIntervalSeconds * 1000 };
+    this.clusters = new ClusterCache(rt, upstreamOptions, undefined, tunnels);
     this.deps = { principals, clusters: this.clusters, policy: { impersonateNormalUsers: rt.config.rbac.turnOnRbac } };
   }
 
@@ -56,6 +55,11 @@ export class TunnelProxy {
       this.clusters.invalidate(key);
       this.clusters.dropUpstream(key);
     }
+  }
+
+  /** An agent tunnel of the cluster connected or closed. */
+  tunnelChanged(clusterId: string, connected: boolean): void {
+    this.clusters.tunnelChanged(clusterId, connected);
   }
 
   mount(): Mount {

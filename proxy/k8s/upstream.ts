@@ -1,5 +1,6 @@
 import tls from 'node:tls';
 import crypto from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { ClusterSecrets } from '../../src/domain/credentials';
 import { Client, Pool, buildConnector } from 'undici';
 import { H2Pool } from './h2-pool';
@@ -16,6 +17,11 @@ export interface UpstreamOptions {
    * (about 10-20% fewer requests/s), while idle streams cost a fraction of a TLS connection each.
    */
   http2?: 'all' | 'long-running' | 'off';
+  /**
+   * Reaches the apiserver through a connection of this function's making (an agent tunnel) instead of a
+   * TCP dial; TLS, CA and server name are checked over it exactly as on a dialled connection.
+   */
+  dial?: (url: URL) => Duplex;
 }
 
 interface Address {
@@ -56,7 +62,7 @@ export class ClusterUpstream {
     readonly secrets: ClusterSecrets,
     private readonly opts: UpstreamOptions,
   ) {
-    this.fingerprint = ClusterUpstream.fingerprintOf(secrets);
+    this.fingerprint = ClusterUpstream.fingerprintOf(secrets, opts.dial ? 'tunnel' : 'direct');
     this.addresses = secrets.serverAddresses.map((a) => ({ url: new URL(a), healthy: true }));
     this.h2ForAll = opts.http2 === 'all';
     this.h2 =
@@ -102,8 +108,9 @@ export class ClusterUpstream {
   private h1Origin(url: URL): H1Origin {
     let origin = this.h1Origins.get(url.origin);
     if (!origin) {
-      const { ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols } = this.tlsOptions(url);
-      const connect = buildConnector({ ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols, timeout: this.opts.connectTimeoutMs });
+      const connect: buildConnector.connector = this.opts.dial
+        ? (_opts, callback) => this.connectThroughDial(url, callback)
+        : buildConnector(this.directConnectOptions(url) as buildConnector.BuildOptions);
       const pool = new Pool(url.origin, { connections: null, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, connect });
       origin = { pool, connect };
       this.h1Origins.set(url.origin, origin);
@@ -111,13 +118,42 @@ export class ClusterUpstream {
     return origin;
   }
 
-  static fingerprintOf(s: ClusterSecrets): string {
-    return crypto.createHash('sha256').update(JSON.stringify([s.serverAddresses, s.caCertData, s.userToken])).digest('hex');
+  private directConnectOptions(url: URL): Pool.Options['connect'] {
+    const { ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols } = this.tlsOptions(url);
+    return { ca, servername, checkServerIdentity, rejectUnauthorized, ALPNProtocols, timeout: this.opts.connectTimeoutMs };
+  }
+
+  /** undici's connector for `dial`: TLS over the dialled stream, handed over once verified. */
+  private connectThroughDial(url: URL, callback: (...args: [null, tls.TLSSocket] | [Error, null]) => void): void {
+    const socket = tls.connect(this.tlsOptions(url));
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.opts.connectTimeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      callback(err, null);
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      // TLS over a JS stream can report 'close' before 'error' when the tunnel drops; undici's error
+      // handler assumes the opposite order and would throw, so an error after close is not emitted.
+      let closed = false;
+      socket.prependListener('close', () => (closed = true));
+      const emit = socket.emit.bind(socket);
+      socket.emit = ((event: string | symbol, ...args: unknown[]) => (event === 'error' && closed ? false : emit(event, ...args))) as typeof socket.emit;
+      callback(null, socket);
+    });
+  }
+
+  /** `via` tells a tunnel's pool from a dialled one built from the same secrets. */
+  static fingerprintOf(s: ClusterSecrets, via: 'direct' | 'tunnel' = 'direct'): string {
+    return crypto.createHash('sha256').update(JSON.stringify([s.serverAddresses, s.caCertData, s.userToken, via])).digest('hex');
   }
 
   /** TLS options for a fresh (non-pooled) connection, as upgrades need. */
   tlsOptions(url: URL): tls.ConnectionOptions {
     return {
+      ...(this.opts.dial ? { socket: this.opts.dial(url) } : undefined),
       host: url.hostname,
       port: Number(url.port || 443),
       ca: this.secrets.caCertData,
@@ -142,6 +178,10 @@ export class ClusterUpstream {
     const a = this.addresses.find((x) => x.url.href === url.href);
     if (a) a.healthy = false;
     this.ensureHealthChecks();
+  }
+
+  get viaTunnel(): boolean {
+    return this.opts.dial !== undefined;
   }
 
   get addressCount(): number {

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, UnauthenticatedError, ValidationError } f
 import { RegisterToken, type Cluster } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import type { DomainContext, Principal } from './context';
+import { commitWithChange } from './changes';
 import { getCluster } from './clusters';
 
 /** Seals the token to its cluster, so a sealed value copied to another cluster's row does not open. */
@@ -78,7 +79,7 @@ export async function createRegisterToken(ctx: DomainContext, actor: Principal |
 /** Replaces the active token (if any) with a new one in one transaction. */
 export async function rotateRegisterToken(ctx: DomainContext, actor: Principal, clusterId: string, ttlSeconds?: number | null): Promise<RegisterTokenView> {
   requireSuperUser(actor, 'rotate register tokens');
-  return ctx.em.transactional(async (em) => {
+  const view = await ctx.em.transactional(async (em) => {
     const inner = { ...ctx, em };
     const cluster = await getCluster(inner, clusterId);
     const current = await em.findOne(RegisterToken, { activeFor: cluster.id });
@@ -87,10 +88,13 @@ export async function rotateRegisterToken(ctx: DomainContext, actor: Principal, 
       current.revokedAt = current.revokedAt ?? ctx.now();
       await em.flush();
     }
-    const view = await insertToken(inner, actor, cluster, ttlSeconds);
+    const created = await insertToken(inner, actor, cluster, ttlSeconds);
     await em.flush();
-    return view;
+    return created;
   });
+  // Agent tunnels opened with the old token are closed by the proxies that hold them.
+  await commitWithChange(ctx, 'credential', view.token.cluster.id);
+  return view;
 }
 
 export async function revokeRegisterToken(ctx: DomainContext, actor: Principal, clusterId: string): Promise<RegisterToken> {
@@ -100,7 +104,7 @@ export async function revokeRegisterToken(ctx: DomainContext, actor: Principal, 
   if (!current) throw new NotFoundError('register token', clusterId, 'register token not found');
   current.activeFor = null;
   current.revokedAt = current.revokedAt ?? ctx.now();
-  await ctx.em.flush();
+  await commitWithChange(ctx, 'credential', current.cluster.id);
   return current;
 }
 

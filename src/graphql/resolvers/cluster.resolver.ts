@@ -6,7 +6,7 @@ import { ClusterFilter } from '../inputs/filters.input';
 import { CreateClusterInput } from '../inputs/mutations.input';
 import { PageArgs } from '../inputs/page.args';
 import { ClusterConnection, ClusterObject } from '../types/cluster.type';
-import { CredentialStatusObject, RegisterTokenStatusObject } from '../types/cluster-status.type';
+import { ClusterReach, CredentialStatusObject, RegisterTokenStatusObject, TunnelStatusObject } from '../types/cluster-status.type';
 import { UserObject } from '../types/user.type';
 
 @Resolver(() => ClusterObject)
@@ -63,5 +63,20 @@ export class ClusterResolver {
   async credentialStatus(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<CredentialStatusObject | null> {
     const status = await loaders.credentialStatus.load(cluster.id);
     return status ? CredentialStatusObject.from(status) : null;
+  }
+
+  @Authorized(Role.SuperUser)
+  @FieldResolver(() => TunnelStatusObject, { nullable: true, description: 'Null while no agent tunnel of the cluster is connected.' })
+  async tunnel(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<TunnelStatusObject | null> {
+    const status = await loaders.tunnelStatus.load(cluster.id);
+    return status ? TunnelStatusObject.from(status) : null;
+  }
+
+  @Authorized(Role.SuperUser)
+  @FieldResolver(() => ClusterReach, { nullable: true, description: 'Null while the cluster can be reached neither way (no report, no tunnel).' })
+  async reachedVia(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<ClusterReach | null> {
+    const [tunnel, credential] = await Promise.all([loaders.tunnelStatus.load(cluster.id), loaders.credentialStatus.load(cluster.id)]);
+    if (tunnel) return ClusterReach.TUNNEL;
+    return credential ? ClusterReach.DIRECT : null;
   }
 }

@@ -15,6 +15,7 @@ export { RbacGrant, type GrantScopeKind, type GrantSource, type GrantSubjectKind
 export { RbacSyncStatus, type RbacSyncResult } from './rbac-sync-status.entity';
 export { RbacTemplate } from './rbac-template.entity';
 export { RegisterToken } from './register-token.entity';
+export { TunnelCredential } from './tunnel-credential.entity';
 export { User, type UserType } from './user.entity';
 
 import { AdmissionWebhookConfiguration } from './admission-webhook.entity';
@@ -27,6 +28,7 @@ import { RbacGrant } from './rbac-grant.entity';
 import { RbacSyncStatus } from './rbac-sync-status.entity';
 import { RbacTemplate } from './rbac-template.entity';
 import { RegisterToken } from './register-token.entity';
+import { TunnelCredential } from './tunnel-credential.entity';
 import { User } from './user.entity';
 
-export const ENTITIES = [User, ApiToken, Cluster, RegisterToken, ClusterCredential, ChangeEvent, AdmissionWebhookConfiguration, RbacGrant, RbacTemplate, RbacSyncStatus, ClusterKey];
+export const ENTITIES = [User, ApiToken, Cluster, RegisterToken, ClusterCredential, ChangeEvent, AdmissionWebhookConfiguration, RbacGrant, RbacTemplate, RbacSyncStatus, ClusterKey, TunnelCredential];

@@ -1,0 +1,181 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Mount, RequestInfo } from '../../src/http/types';
+import type { Runtime } from '../../src/runtime';
+import type { ChangeKind } from '../../src/store/entities';
+import { ForbiddenError, UnauthenticatedError } from '../../src/errors';
+import { authorizeTunnel, registerTokenDigest, removeTunnelCredential, storeTunnelCredential, unauthorizedTunnels } from '../../src/domain/tunnel-credentials';
+import { parseHandshake, type HandshakeRefusal } from './handshake';
+import type { TunnelMetrics } from './metrics';
+import type { TunnelRegistry } from './registry';
+import { DEFAULT_LIMITS, TunnelSession, type SessionLimits } from './session';
+
+export const TUNNEL_CONNECT_PATH = '/bcsapi/v1/websocket/connect';
+
+/** Tunnels one cluster may hold open in one process (agent replicas, and reconnects before a dead tunnel is noticed). */
+export const MAX_TUNNELS_PER_CLUSTER = 8;
+
+/** Largest websocket message accepted from an agent: a 1 MiB Data payload plus its header. */
+export const MAX_TUNNEL_MESSAGE = 1024 * 1024 + 64;
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+
+/** A refusal with a real status before any upgrade (the original wrote its errors under a 200). */
+function refuse(socket: Duplex, r: HandshakeRefusal | { status: number; message: string }): void {
+  const body = `${r.message}\n`;
+  socket.end(
+    `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** What ws itself would refuse, checked before the register token is looked up. */
+function websocketShape(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET') return 'a tunnel is opened with GET';
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return 'a tunnel is a websocket upgrade (Upgrade: websocket)';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(String(req.headers['sec-websocket-key'] ?? ''))) return 'missing or invalid Sec-WebSocket-Key';
+  const version = String(req.headers['sec-websocket-version'] ?? '');
+  if (version !== '13' && version !== '8') return 'unsupported Sec-WebSocket-Version';
+  return undefined;
+}
+
+/**
+ * `GET /bcsapi/v1/websocket/connect`: a cluster's kube agent opens a reverse tunnel, authorised by the
+ * cluster's register token, and the gateway then reaches the cluster's apiserver through it. The
+ * credential the agent brings is stored sealed while the tunnel lives; revoking or rotating the
+ * register token, or deleting the cluster, closes the cluster's tunnels.
+ */
+export class TunnelServer {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TUNNEL_MESSAGE, perMessageDeflate: false, clientTracking: false });
+  /** Digest of the register token each session was opened with, for revocation. */
+  private readonly tokenDigests = new WeakMap<TunnelSession, string>();
+  private readonly rechecks: NodeJS.Timeout;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly registry: TunnelRegistry,
+    private readonly metrics: TunnelMetrics,
+    private readonly limits: SessionLimits = DEFAULT_LIMITS,
+    /** How often every tunnel's register token is checked again (an expiring token ends its tunnels). */
+    recheckMs = 60_000,
+  ) {
+    this.rechecks = setInterval(() => void this.recheck(), recheckMs);
+    this.rechecks.unref();
+  }
+
+  mount(): Mount {
+    return {
+      prefix: TUNNEL_CONNECT_PATH,
+      handler: (_req, res) => {
+        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('this path takes a websocket upgrade from a kube agent\n');
+      },
+      upgrade: (req, socket, head, info) => this.handleUpgrade(req, socket, head, info),
+    };
+  }
+
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, info: RequestInfo): Promise<void> {
+    socket.on('error', () => undefined);
+    const fail = (r: { status: number; message: string }): void => {
+      this.metrics.refused(r.status);
+      refuse(socket, r);
+    };
+    const shape = websocketShape(req);
+    if (shape) return fail({ status: 400, message: shape });
+    const parsed = parseHandshake(req);
+    if ('status' in parsed) return fail(parsed);
+    let clusterId: string;
+    try {
+      clusterId = await authorizeTunnel(this.rt.context(), parsed.clusterId, parsed.registerToken);
+    } catch (err) {
+      if (err instanceof UnauthenticatedError) return fail({ status: 401, message: 'failed authentication' });
+      if (err instanceof ForbiddenError) return fail({ status: 403, message: err.message });
+      this.rt.logger.error({ err, requestId: info.requestId }, 'cannot check an agent tunnel handshake');
+      return fail({ status: 503, message: 'the gateway cannot check this tunnel right now (store unavailable); retry shortly' });
+    }
+    if (socket.destroyed) return;
+    if (this.registry.sessionsOf(clusterId).filter((s) => s.isOpen).length >= MAX_TUNNELS_PER_CLUSTER) {
+      return fail({ status: 429, message: `cluster already has ${MAX_TUNNELS_PER_CLUSTER} tunnels open to this gateway; retry later` });
+    }
+    const digest = registerTokenDigest(parsed.registerToken);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new TunnelSession(clusterId, parsed.params, info.remoteAddress, ws, this.limits, this.metrics, this.rt.logger, (s, reason) => this.closed(s, reason));
+      this.tokenDigests.set(session, digest);
+      void this.register(session);
+    });
+  }
+
+  /**
+   * Routes the cluster through the tunnel at once (the agent may be asked to dial as soon as it sees the
+   * 101), then stores the credential it brought; a tunnel whose credential cannot be stored is closed.
+   */
+  private async register(session: TunnelSession): Promise<void> {
+    const { clusterId, params } = session;
+    this.metrics.sessions += 1;
+    this.metrics.connected();
+    this.registry.add(session);
+    this.rt.logger.info({ clusterId, agent: session.agentAddress, apiserver: params.address }, 'agent tunnel connected');
+    try {
+      await storeTunnelCredential(this.rt.context(), clusterId, {
+        serverAddress: params.address,
+        caCertPem: params.caCertPem,
+        userToken: params.userToken,
+        agentAddress: session.agentAddress,
+        connectedAt: session.connectedAt,
+      });
+    } catch (err) {
+      this.rt.logger.error({ err, clusterId }, 'cannot store an agent tunnel credential; closing the tunnel');
+      session.close(1011, 'the gateway cannot store the tunnel credential; retry shortly');
+      return;
+    }
+    // Closed while its credential was being stored: that removal may have run before the row existed.
+    if (!session.isOpen && !this.registry.newest(clusterId)) await this.forgetCredential(session);
+  }
+
+  private closed(session: TunnelSession, reason: string): void {
+    if (!this.registry.sessionsOf(session.clusterId).includes(session)) return;
+    this.metrics.sessions -= 1;
+    const last = this.registry.remove(session);
+    this.rt.logger.info({ clusterId: session.clusterId, agent: session.agentAddress, reason }, 'agent tunnel closed');
+    if (last) void this.forgetCredential(session);
+  }
+
+  private async forgetCredential(session: TunnelSession): Promise<void> {
+    try {
+      await removeTunnelCredential(this.rt.context(), session.clusterId, session.connectedAt);
+    } catch (err) {
+      this.rt.logger.warn({ err, clusterId: session.clusterId }, 'cannot remove a closed agent tunnel credential');
+    }
+  }
+
+  /** A register token revoked or rotated, or the cluster deleted: its tunnels opened with an old token close. */
+  onChange(kind: ChangeKind, key: string): void {
+    if (kind !== 'credential' && kind !== 'cluster') return;
+    const sessions = this.registry.sessionsOf(key).filter((s) => s.isOpen);
+    if (sessions.length) void this.recheck(sessions);
+  }
+
+  /**
+   * Closes the tunnels whose register token is no longer the cluster's active one. Runs on every change
+   * to the cluster and periodically for all tunnels, which is how an expiring token (TTL) ends them.
+   */
+  async recheck(sessions: readonly TunnelSession[] = this.registry.all().filter((s) => s.isOpen)): Promise<void> {
+    const pairs = sessions.flatMap((s) => {
+      const digest = this.tokenDigests.get(s);
+      return digest ? [{ session: s, clusterId: s.clusterId, digest }] : [];
+    });
+    let refused: boolean[];
+    try {
+      refused = await unauthorizedTunnels(this.rt.context(), pairs);
+    } catch {
+      // The store cannot say: keep the tunnels; the next change or round checks again.
+      return;
+    }
+    pairs.forEach((p, i) => refused[i] && p.session.close(1008, 'register token revoked, rotated or expired, or cluster removed'));
+  }
+
+  stop(): void {
+    clearInterval(this.rechecks);
+    for (const s of this.registry.all()) s.close(1001, 'gateway shutting down');
+    this.wss.close();
+  }
+}

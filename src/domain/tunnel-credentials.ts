@@ -1,0 +1,117 @@
+import { ref } from '@mikro-orm/core';
+import { digestsEqual, sha256Hex } from '../crypto/tokens';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { Cluster, RegisterToken, TunnelCredential } from '../store/entities';
+import { commitWithChange } from './changes';
+import type { DomainContext } from './context';
+import { caFingerprint } from './credentials';
+import { verifyRegisterToken } from './register-tokens';
+
+const aad = (clusterId: string, field: string): string => `tunnel-credential:${clusterId}:${field}`;
+
+export interface TunnelCredentialInput {
+  serverAddress: string;
+  caCertPem: string;
+  userToken: string;
+  agentAddress?: string;
+  connectedAt: Date;
+}
+
+/** The same answer for an unknown cluster and a wrong token: a tunnel handshake must not probe for cluster ids. */
+const FAILED = 'failed authentication';
+
+/**
+ * Checks an agent's tunnel handshake: the cluster exists, is a Kubernetes cluster, and the token is its
+ * active register token (the check `PUT /rest/clusters/{id}/credentials` makes). Returns the cluster's
+ * canonical id; the token authorises that cluster only.
+ */
+export async function authorizeTunnel(ctx: DomainContext, clusterId: string, registerToken: string): Promise<string> {
+  const cluster = await ctx.em.findOne(Cluster, { id: clusterId });
+  if (!cluster) throw new UnauthenticatedError(FAILED, { reason: 'CLUSTER_NOT_FOUND' });
+  try {
+    await verifyRegisterToken(ctx, cluster.id, registerToken);
+  } catch (err) {
+    if (err instanceof UnauthenticatedError) throw new UnauthenticatedError(FAILED, err.details);
+    throw err;
+  }
+  if (cluster.clusterType !== 'k8s') throw new ForbiddenError(`cluster ${cluster.id} is not a Kubernetes cluster; kube-agent tunnels serve k8s clusters only`);
+  return cluster.id;
+}
+
+/** Digest of a presented register token, kept by the tunnel instead of the token itself. */
+export const registerTokenDigest = (token: string): string => sha256Hex(token);
+
+/**
+ * For each (cluster, token digest) pair, whether that tunnel is no longer authorised: the
+ * cluster is gone, or the digest is not its active register token any more (revoked, rotated, expired).
+ * One query for any number of clusters.
+ */
+export async function unauthorizedTunnels(ctx: DomainContext, tunnels: readonly { clusterId: string; digest: string }[]): Promise<boolean[]> {
+  if (!tunnels.length) return [];
+  const ids = [...new Set(tunnels.map((t) => t.clusterId))];
+  const tokens = await ctx.em.find(RegisterToken, { activeFor: { $in: ids } }, { fields: ['activeFor', 'digest', 'expiresAt', 'revokedAt'] });
+  const now = ctx.now();
+  const active = new Map(tokens.filter((t) => !t.revokedAt && (!t.expiresAt || t.expiresAt > now)).map((t) => [t.activeFor!, t.digest]));
+  return tunnels.map((t) => {
+    const digest = active.get(t.clusterId);
+    return !digest || !digestsEqual(digest, t.digest);
+  });
+}
+
+/** Stores (or replaces) the credential a tunnel brought, sealed like reported credentials. */
+export async function storeTunnelCredential(ctx: DomainContext, clusterId: string, input: TunnelCredentialInput): Promise<void> {
+  // One statement: agent replicas of a cluster connect at the same moment, and a read-then-insert would
+  // let all but one fail on the unique cluster key.
+  await ctx.em.upsert(
+    TunnelCredential,
+    {
+      cluster: ref(Cluster, clusterId),
+      serverAddress: input.serverAddress.slice(0, 255),
+      caCertSealed: ctx.keyring.seal(input.caCertPem, aad(clusterId, 'ca')),
+      caFingerprint: caFingerprint(input.caCertPem),
+      userTokenSealed: ctx.keyring.seal(input.userToken, aad(clusterId, 'token')),
+      agentAddress: input.agentAddress?.slice(0, 64) ?? null,
+      connectedAt: input.connectedAt,
+    },
+    { onConflictFields: ['cluster'], onConflictAction: 'merge', onConflictExcludeFields: ['id'] },
+  );
+  await commitWithChange(ctx, 'credential', clusterId);
+}
+
+/**
+ * Removes the credential of a tunnel that went away, unless a newer tunnel of the cluster has stored
+ * its own since (`connectedAt` later than the one that closed).
+ */
+export async function removeTunnelCredential(ctx: DomainContext, clusterId: string, connectedAt: Date): Promise<boolean> {
+  const removed = await ctx.em.nativeDelete(TunnelCredential, { cluster: clusterId, connectedAt: { $lte: connectedAt } });
+  if (removed) await commitWithChange(ctx, 'credential', clusterId);
+  return removed > 0;
+}
+
+export async function findTunnelCredential(ctx: DomainContext, clusterId: string): Promise<TunnelCredential | null> {
+  return ctx.em.findOne(TunnelCredential, { cluster: clusterId });
+}
+
+/** The stored tunnel credential, opened (the proxy's view, and tests'). */
+export function openTunnelCredential(ctx: Pick<DomainContext, 'keyring'>, cred: TunnelCredential): { serverAddress: string; caCertPem: string; userToken: string } {
+  const clusterId = cred.cluster.id;
+  return { serverAddress: cred.serverAddress, caCertPem: ctx.keyring.open(cred.caCertSealed, aad(clusterId, 'ca')), userToken: ctx.keyring.open(cred.userTokenSealed, aad(clusterId, 'token')) };
+}
+
+/** What operators see of a connected tunnel: never its CA or token. */
+export interface TunnelStatus {
+  connectedAt: Date;
+  apiserverAddress: string;
+  agentAddress: string | null;
+  caFingerprint: string;
+}
+
+/** Batch read for list views: one query for any number of clusters. */
+export async function tunnelStatuses(ctx: Pick<DomainContext, 'em'>, clusterIds: readonly string[]): Promise<(TunnelStatus | null)[]> {
+  const rows = await ctx.em.find(TunnelCredential, { cluster: { $in: [...clusterIds] } }, { fields: ['cluster', 'serverAddress', 'connectedAt', 'agentAddress', 'caFingerprint'] });
+  const byCluster = new Map(rows.map((r) => [r.cluster.id, r]));
+  return clusterIds.map((id) => {
+    const r = byCluster.get(id);
+    return r ? { connectedAt: r.connectedAt, apiserverAddress: r.serverAddress, agentAddress: r.agentAddress ?? null, caFingerprint: r.caFingerprint } : null;
+  });
+}
