@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { kubectl } from '../helpers/fake-kube';
+import { podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
+import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
+import { waitFor } from '../helpers/wait';
+
+/**
+ * The real agent (`bcs-api agent --use-websocket`, spawned as a pod would run it) against the real
+ * gateway: the cluster's reported address refuses connections, so kubectl reaches the fake apiserver
+ * only through the tunnel the agent holds.
+ */
+describe('bcs-api agent holds the tunnel kubectl goes through', () => {
+  let env: GatewayEnv;
+  let adminKc: string;
+  let agent: AgentProcess | undefined;
+
+  const startAgent = (): AgentProcess => {
+    const apiserver = new URL(env.fake.url);
+    const saDir = writeServiceAccount(env.fake.token, env.fake.caPem);
+    const pod = podEnv({ saDir, apiserverPort: Number(apiserver.port), registerToken: env.registerToken, serverCert: env.gatewayCaPem });
+    return spawnAgent(['--bke-address', env.httpsUrl, '--cluster-id', env.clusterId, '--use-websocket', '--give-up-after', '0'], pod);
+  };
+  const reach = async (): Promise<{ via?: string; connected: boolean }> => {
+    const r = await env.graphql<{ cluster: { reachedVia?: string; tunnel?: { connectedAt?: string } | null } }>(
+      env.gw.adminToken,
+      'query($id: ID!) { cluster(id: $id) { reachedVia tunnel { connectedAt } } }',
+      { id: env.clusterId },
+    );
+    return { via: r.data?.cluster.reachedVia, connected: Boolean(r.data?.cluster.tunnel) };
+  };
+  const getPods = () => kubectl(['get', 'pods', '-n', 'ns1', '-o', 'name', '--request-timeout', '20s'], { kubeconfig: adminKc });
+
+  before(async () => {
+    env = await startGatewayEnv('sqlite', {}, () => 'https://127.0.0.1:1');
+    env.fake.addPod('ns1', 'web-1');
+    adminKc = await env.kubeconfigFor(env.gw.adminToken, 'admin');
+    const direct = await getPods();
+    assert.notEqual(direct.code, 0, 'the cluster must not be reachable without its tunnel');
+  });
+  after(async () => {
+    await agent?.stop();
+    await env?.stop();
+  });
+
+  it('connects, and kubectl get and exec reach the cluster through it', async () => {
+    agent = startAgent();
+    await agent.waitForLog('tunnel connected');
+    await waitFor('cluster reached through the tunnel', async () => (await reach()).via === 'TUNNEL', 10_000);
+    const pods = await getPods();
+    assert.equal(pods.code, 0, pods.stderr);
+    assert.match(pods.stdout, /pod\/web-1/);
+    const exec = await kubectl(['exec', '-n', 'ns1', 'web-1', '--', 'echo', 'through-the-agent'], { kubeconfig: adminKc });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout.trim(), 'through-the-agent');
+    // The agent's log never carries its secrets.
+    assert.ok(!agent.stdout().includes(env.registerToken) && !agent.stdout().includes(env.fake.token));
+  });
+
+  it('agent killed: requests fail; agent restarted: the tunnel and kubectl come back', async () => {
+    agent!.child.kill('SIGKILL');
+    await agent!.exited;
+    await waitFor('tunnel gone', async () => !(await reach()).connected, 15_000);
+    const down = await getPods();
+    assert.notEqual(down.code, 0);
+    agent = startAgent();
+    await agent.waitForLog('tunnel connected');
+    await waitFor('kubectl works again', async () => (await getPods()).code === 0, 20_000);
+  });
+
+  it('a revoked register token closes the tunnel and the agent is refused with 401', async () => {
+    const from = agent!.logs().length;
+    const r = await env.graphql(env.gw.adminToken, 'mutation($id: ID!) { revokeRegisterToken(clusterId: $id) { id } }', { id: env.clusterId });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    await agent!.waitForLog('tunnel closed', 20_000, from);
+    const refused = await agent!.waitForLog('the gateway refused the tunnel', 30_000, from);
+    assert.equal(refused['status'], 401);
+    await waitFor('tunnel gone after revocation', async () => !(await reach()).connected, 15_000);
+    assert.notEqual((await getPods()).code, 0);
+  });
+});
