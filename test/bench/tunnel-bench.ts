@@ -6,6 +6,9 @@
  * TLS listener. Figures: the small GET of bench:proxy (requests/s, p50/p99, CPU per request), MiB/s of
  * one large pod log, gateway memory per idle tunnel (200 light agents in another process) and per idle
  * watch through tunnels, and whether virtual connections and memory come back to idle after the load.
+ * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_LOG_MIB (64), BENCH_STREAMS
+ * (log bodies per path per round, 2), BENCH_TUNNELS (200), BENCH_WATCHES (1000); BENCH_GATEWAY_NODE_ARGS
+ * (e.g. --cpu-prof) as in bench:proxy. Progress goes to stderr, the table to stdout.
  */
 import fs from 'node:fs';
 import os from 'node:os';
