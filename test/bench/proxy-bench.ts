@@ -6,16 +6,16 @@
  * offers HTTP/2 and HTTP/1.1 like kube-apiserver, so `kubectl proxy` and the gateway talk to it as they
  * would to a real one (client-go over h2; the gateway over h2 for watches, HTTP/1.1 for short requests).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { generateCerts } from '../helpers/fake-kube/certs';
+import { children, cpuMicros, freePort, median, openWatches, openWatchesWith, rssKiB, sleep, start, stopAll } from './bench-common';
 import { collectGarbage } from './collect-garbage';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -42,59 +42,7 @@ const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 1);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,bare,nginx,gateway,watches,tls,h2watches').split(','));
 const PATH = '/api/v1/namespaces/default/pods/bench-pod';
 const DIST = path.resolve(__dirname, '../..');
-const children: ChildProcess[] = [];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-bench-'));
-
-/**
- * Starts a server and waits for `ready` in its output. With `logFile` its stdout and stderr go to that
- * file instead of a pipe read here: the gateway writes an audit line per request, and reading them in
- * this process would tax the load generator during the gateway's rounds only.
- */
-function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, logFile?: string): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
-  const fd = logFile === undefined ? undefined : fs.openSync(logFile, 'a');
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd] });
-  if (fd !== undefined) fs.closeSync(fd);
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    let poll: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      clearInterval(poll);
-      reject(new Error(`${cmd} did not start:\n${out}`));
-    }, 30_000);
-    const check = (): boolean => {
-      const m = ready.exec(out);
-      if (!m) return false;
-      clearTimeout(timer);
-      clearInterval(poll);
-      resolve({ child, match: m, output: () => out });
-      return true;
-    };
-    if (logFile !== undefined) {
-      // Only the first lines are wanted; the file keeps growing with audit lines nobody reads here.
-      poll = setInterval(() => {
-        out = fs.readFileSync(logFile, 'utf8').slice(0, 65536);
-        check();
-      }, 50);
-    } else {
-      const onData = (d: Buffer): void => {
-        out += d.toString();
-        if (!check()) return;
-        // Keep draining but stop collecting.
-        child.stdout!.off('data', onData);
-        child.stderr!.off('data', onData);
-        child.stdout!.resume();
-        child.stderr!.resume();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-    }
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      reject(new Error(`${cmd} exited ${code}:\n${out}`));
-    });
-  });
-}
 
 interface Row {
   name: string;
@@ -106,12 +54,6 @@ interface Row {
   /** CPU microseconds the fake apiserver spent per request: what each way of reaching it costs it. */
   apiCpu?: number;
   note?: string;
-}
-
-/** CPU time (user + system) a process has used, in microseconds; /proc counts in clock ticks of 10 ms. */
-function cpuMicros(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 /** The fake apiserver's process, set once it has started. */
@@ -141,8 +83,6 @@ interface Contender {
   pid?: number;
 }
 
-const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor((xs.length - 1) / 2)]!;
-
 /** Every contender warmed up, then ROUNDS turns each in a fixed order; per contender its median round. */
 async function rounds(contenders: Contender[]): Promise<{ rows: Row[]; perRound: Row[][] }> {
   for (const c of contenders) await load(c.name, c.url, c.headers, 2, c.pid);
@@ -159,34 +99,6 @@ async function rounds(contenders: Contender[]): Promise<{ rows: Row[]; perRound:
     return { ...m, note: notes.length ? notes.join('; ') : undefined };
   });
   return { rows, perRound };
-}
-
-function rssKiB(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
-}
-
-/** `n` idle watches at `url`, each on its own HTTP/1.1 connection (plain or TLS, by the agent). */
-async function openWatchesWith(get: typeof http.get, agent: http.Agent, url: string, token: string, n: number): Promise<http.ClientRequest[]> {
-  const reqs: http.ClientRequest[] = [];
-  await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<void>((resolve, reject) => {
-        const req = get(url, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-          if (res.statusCode !== 200) reject(new Error(`watch answered ${res.statusCode}`));
-          res.once('data', () => resolve());
-          res.resume();
-        });
-        req.on('error', reject);
-        reqs.push(req);
-      }),
-    ),
-  );
-  return reqs;
-}
-
-function openWatches(base: string, token: string, n: number): Promise<http.ClientRequest[]> {
-  return openWatchesWith(http.get, new http.Agent({ keepAlive: true, maxSockets: Infinity }), `${base}/api/v1/namespaces/default/pods?watch=1`, token, n);
 }
 
 /** WATCHES idle watches as streams of one HTTP/2 session, as client-go multiplexes its watches. */
@@ -260,16 +172,6 @@ async function loadH2(name: string, origin: string, ca: string, p: string, token
   const q = (f: number): number => Math.round(r.latencies[Math.min(r.latencies.length - 1, Math.floor(f * r.latencies.length))] ?? 0);
   return { name, rps: r.done / DURATION, p50: q(0.5), p99: q(0.99), note: r.errors ? `${r.errors} errors/non-2xx` : undefined };
 }
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const fakeProc = await start(process.execPath, [path.join(DIST, 'test/bench/fake-process.js')], /^\{.*\}$/m);
@@ -477,10 +379,4 @@ main()
     process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    for (const c of children) c.kill('SIGTERM');
-    await sleep(1500);
-    for (const c of children) c.kill('SIGKILL');
-    fs.rmSync(work, { recursive: true, force: true });
-    process.exit();
-  });
+  .finally(() => stopAll(work));
