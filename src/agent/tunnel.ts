@@ -64,8 +64,8 @@ function holdSession(run: AgentRun, sa: ServiceAccount): Promise<SessionEnd> {
       perMessageDeflate: false,
       maxPayload: MAX_FRAME,
       followRedirects: false,
-      generateMask: zeroMask,
-      ...(opts.bkeAddress.protocol === 'https:' ? gatewayTls(opts) : {}),
+      // Unmasked only inside TLS, where no intermediary reads the frames.
+      ...(opts.bkeAddress.protocol === 'https:' ? { generateMask: zeroMask, ...gatewayTls(opts) } : {}),
     });
     const session = new TunnelSession(ws, allowedTargets(opts.service!), log, metrics);
     let connected = false;
