@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { kubectl } from '../helpers/fake-kube';
 import { podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
+import { openUpgrade } from '../helpers/stream-clients';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -55,6 +56,35 @@ describe('bcs-api agent holds the tunnel kubectl goes through', () => {
     assert.equal(exec.stdout.trim(), 'through-the-agent');
     // The agent's log never carries its secrets.
     assert.ok(!agent.stdout().includes(env.registerToken) && !agent.stdout().includes(env.fake.token));
+  });
+
+  it('carries port-forward streams (WebSocket and SPDY upgrades on the TLS listener) through the tunnel', async () => {
+    const path = '/api/v1/namespaces/ns1/pods/web-1/portforward?ports=80';
+    const before = env.fake.requests.length;
+    for (const kind of ['websocket', 'spdy'] as const) {
+      const { socket, head } = await openUpgrade(env, path, kind, 'tls');
+      try {
+        assert.match(head, /^HTTP\/1\.1 101 /, head);
+        const payload = Buffer.from(`bytes-through-the-agent-${kind}`);
+        // The fake apiserver echoes: a WebSocket message (a masked client frame), or raw bytes after the SPDY 101.
+        const mask = Buffer.from([1, 2, 3, 4]);
+        const frame = kind === 'websocket' ? Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, payload.map((b, i) => b ^ mask[i % 4]!)]) : payload;
+        const echoed = new Promise<Buffer>((resolve) => {
+          let got = Buffer.alloc(0);
+          socket.on('data', (d: Buffer) => {
+            got = Buffer.concat([got, d]);
+            if (got.includes(payload)) resolve(got);
+          });
+        });
+        socket.write(frame);
+        const got = await Promise.race([echoed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${kind} port-forward echo`)), 15_000).unref())]);
+        assert.ok(got.includes(payload));
+      } finally {
+        socket.destroy();
+      }
+    }
+    const pf = env.fake.requests.slice(before).filter((r) => r.url.includes('/portforward'));
+    assert.equal(pf.length, 2, 'both upgrades reached the apiserver');
   });
 
   it('agent killed: requests fail; agent restarted: the tunnel and kubectl come back', async () => {
