@@ -35,6 +35,8 @@ export interface ProxyOptions {
   /** Agent tunnel keepalive and flow-control bounds, and how often register tokens are checked again (tests shorten them). */
   tunnelLimits?: SessionLimits;
   tunnelRecheckMs?: number;
+  /** How often tunnel rows' heartbeats are refreshed and dead processes' rows pruned (tests shorten it). */
+  tunnelHeartbeatMs?: number;
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
@@ -51,7 +53,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const auditLog = new AuditLog(rt.logger);
   // Agent tunnels: clusters the gateway cannot dial are reached through the websocket their agent opened.
   const tunnels = new TunnelRegistry();
-  const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs);
+  const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs, opts.tunnelHeartbeatMs);
   const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, tunnelRoutes(tunnels, rt.config.proxy.connectTimeoutSeconds * 1000));
   tunnels.onChange((clusterId, connected) => tunnel.tunnelChanged(clusterId, connected));
   // Changes made elsewhere arrive through the change feed below; the refresh is only a safety net.

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -5,7 +6,16 @@ import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
 import type { ChangeKind } from '../../src/store/entities';
 import { ForbiddenError, UnauthenticatedError } from '../../src/errors';
-import { authorizeTunnel, registerTokenDigest, removeTunnelCredential, storeTunnelCredential, unauthorizedTunnels } from '../../src/domain/tunnel-credentials';
+import {
+  authorizeTunnel,
+  pruneStaleTunnelCredentials,
+  refreshTunnelHeartbeats,
+  registerTokenDigest,
+  removeTunnelCredential,
+  storeTunnelCredential,
+  TUNNEL_HEARTBEAT_MS,
+  unauthorizedTunnels,
+} from '../../src/domain/tunnel-credentials';
 import { parseHandshake, type HandshakeRefusal } from './handshake';
 import type { TunnelMetrics } from './metrics';
 import type { TunnelRegistry } from './registry';
@@ -50,6 +60,9 @@ export class TunnelServer {
   /** Digest of the register token each session was opened with, for revocation. */
   private readonly tokenDigests = new WeakMap<TunnelSession, string>();
   private readonly rechecks: NodeJS.Timeout;
+  private readonly heartbeats: NodeJS.Timeout;
+  /** This process, in the rows it stores: a crashed process's rows are told apart by their stale heartbeat. */
+  readonly ownerId = crypto.randomBytes(16).toString('hex');
 
   constructor(
     private readonly rt: Runtime,
@@ -58,9 +71,14 @@ export class TunnelServer {
     private readonly limits: SessionLimits = DEFAULT_LIMITS,
     /** How often every tunnel's register token is checked again (an expiring token ends its tunnels). */
     recheckMs = 60_000,
+    heartbeatMs = TUNNEL_HEARTBEAT_MS,
   ) {
     this.rechecks = setInterval(() => void this.recheck(), recheckMs);
     this.rechecks.unref();
+    this.heartbeats = setInterval(() => void this.heartbeat(), heartbeatMs);
+    this.heartbeats.unref();
+    // Rows left by a process that crashed (this one before a restart, or a replica) go at once.
+    void this.heartbeat();
   }
 
   mount(): Mount {
@@ -115,13 +133,7 @@ export class TunnelServer {
     this.registry.add(session);
     this.rt.logger.info({ clusterId, agent: session.agentAddress, apiserver: params.address }, 'agent tunnel connected');
     try {
-      await storeTunnelCredential(this.rt.context(), clusterId, {
-        serverAddress: params.address,
-        caCertPem: params.caCertPem,
-        userToken: params.userToken,
-        agentAddress: session.agentAddress,
-        connectedAt: session.connectedAt,
-      });
+      await this.storeCredential(session);
     } catch (err) {
       this.rt.logger.error({ err, clusterId }, 'cannot store an agent tunnel credential; closing the tunnel');
       session.close(1011, 'the gateway cannot store the tunnel credential; retry shortly');
@@ -129,6 +141,38 @@ export class TunnelServer {
     }
     // Closed while its credential was being stored: that removal may have run before the row existed.
     if (!session.isOpen && !this.registry.newest(clusterId)) await this.forgetCredential(session);
+  }
+
+  private storeCredential(session: TunnelSession): Promise<void> {
+    const { params } = session;
+    return storeTunnelCredential(this.rt.context(), session.clusterId, {
+      ownerId: this.ownerId,
+      serverAddress: params.address,
+      caCertPem: params.caCertPem,
+      userToken: params.userToken,
+      agentAddress: session.agentAddress,
+      connectedAt: session.connectedAt,
+    });
+  }
+
+  /**
+   * Keeps the rows of the clusters this process holds fresh, stores again those another process removed
+   * (its own tunnel of the cluster closed) or pruned, and deletes the rows of processes that died.
+   */
+  async heartbeat(): Promise<void> {
+    try {
+      const held = [...new Set(this.registry.all().filter((s) => s.isOpen).map((s) => s.clusterId))];
+      const missing = await refreshTunnelHeartbeats(this.rt.context(), held);
+      for (const clusterId of missing) {
+        const newest = this.registry.newest(clusterId);
+        if (newest) await this.storeCredential(newest);
+      }
+      const pruned = await pruneStaleTunnelCredentials(this.rt.context());
+      if (pruned.length) this.rt.logger.info({ clusters: pruned }, 'removed the tunnel credentials of gateway processes that stopped refreshing them');
+    } catch (err) {
+      // The store is down: the rows age; the holders refresh them on the next round that reaches it.
+      this.rt.logger.warn({ err }, 'cannot refresh agent tunnel heartbeats');
+    }
   }
 
   private closed(session: TunnelSession, reason: string): void {
@@ -175,6 +219,7 @@ export class TunnelServer {
 
   stop(): void {
     clearInterval(this.rechecks);
+    clearInterval(this.heartbeats);
     for (const s of this.registry.all()) s.close(1001, 'gateway shutting down');
     this.wss.close();
   }

@@ -180,8 +180,21 @@ export class TunnelSession implements VirtualConnHost {
     }
   }
 
+  /**
+   * Reconciliation, every ping period: a connection counts only while it can still carry bytes. One the
+   * agent ended whose reader never read to the end (an abandoned stream) is closed after `stallMs`, and
+   * one destroyed without being forgotten is forgotten, so neither the map nor the gauge keeps it.
+   */
+  reconcile(now = Date.now()): void {
+    for (const conn of [...this.conns.values()]) {
+      if (conn.destroyed) this.forget(conn);
+      else if (conn.peerEndedAt !== undefined && now - conn.peerEndedAt > this.limits.stallMs) conn.destroy();
+    }
+  }
+
   private tick(): void {
     if (this.closed) return;
+    this.reconcile();
     // Write deadline: frames queued for an agent that has stopped reading would hold every writer.
     const queued = this.ws.bufferedAmount;
     if (queued === 0 || queued < this.lastQueued) this.lastWriteProgress = Date.now();

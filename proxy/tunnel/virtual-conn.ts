@@ -35,6 +35,8 @@ export class VirtualConn extends Duplex {
   bytesOut = 0;
   private over = false;
   private closedByPeer = false;
+  /** When the agent ended the connection cleanly (EOF) while its reader had not finished. */
+  peerEndedAt?: number;
 
   constructor(
     readonly connId: number,
@@ -67,6 +69,7 @@ export class VirtualConn extends Duplex {
     this.closedByPeer = true;
     if (reason === EOF_REASON) {
       // Buffered data is still read; the writable side ends with the readable one (allowHalfOpen false).
+      this.peerEndedAt = Date.now();
       this.push(null);
       return;
     }

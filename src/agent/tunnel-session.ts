@@ -10,6 +10,8 @@ export const WS_HIGH_WATER = 1024 * 1024;
 /** …and resume them once it is below this. */
 export const WS_LOW_WATER = 256 * 1024;
 const DEFAULT_DIAL_TIMEOUT_MS = 15_000;
+/** An apiserver connection the gateway ended cleanly is half-closed; this long after, it is closed. */
+export const HALF_CLOSE_GRACE_MS = 15_000;
 
 /** Message ids: a per-process counter with a random start, as the original's. */
 let nextMessageId = randomInt(1, 2 ** 31);
@@ -44,6 +46,7 @@ export class TunnelSession {
     private readonly allowed: Map<string, DialTarget>,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics,
+    private readonly halfCloseGraceMs = HALF_CLOSE_GRACE_MS,
   ) {}
 
   get openConnections(): number {
@@ -136,9 +139,17 @@ export class TunnelSession {
     const conn = this.conns.get(m.connId);
     if (!conn) return;
     this.forget(m.connId, conn);
-    // EOF is a clean close: let what was written reach the apiserver first.
-    if (m.payload.toString('utf8') === EOF_REASON) conn.socket.end();
-    else conn.socket.destroy();
+    // EOF is a clean close: let what was written reach the apiserver first, but an apiserver that never
+    // closes its side does not keep the socket.
+    if (m.payload.toString('utf8') === EOF_REASON) {
+      conn.socket.end();
+      setTimeout(() => conn.socket.destroy(), this.halfCloseGraceMs).unref();
+    } else conn.socket.destroy();
+  }
+
+  /** Reconciliation, every ping period: a connection whose socket is gone is closed on both ends. */
+  reconcile(): void {
+    for (const [connId, conn] of [...this.conns]) if (conn.socket.destroyed) this.finish(connId, conn, EOF_REASON);
   }
 
   /** The local side ended: tell the server once, then forget the connection. */

@@ -93,7 +93,10 @@ function holdSession(run: AgentRun, sa: ServiceAccount): Promise<SessionEnd> {
       health.set(true, `tunnel connected since ${new Date().toISOString()}`);
       log.info({ url: tunnelUrl(opts.bkeAddress), address: serviceUrl(opts.service!) }, 'tunnel connected');
       alive();
-      pingTimer = setInterval(() => ws.ping(), PING_INTERVAL_MS);
+      pingTimer = setInterval(() => {
+        ws.ping();
+        session.reconcile();
+      }, PING_INTERVAL_MS);
       rotationTimer = setInterval(() => {
         try {
           if (readServiceAccount(opts.saDir).token === sa.token) return;

@@ -9,7 +9,16 @@ import { verifyRegisterToken } from './register-tokens';
 
 const aad = (clusterId: string, field: string): string => `tunnel-credential:${clusterId}:${field}`;
 
+/** How often a process holding tunnels refreshes their rows' heartbeat. */
+export const TUNNEL_HEARTBEAT_MS = 15_000;
+/** A row not refreshed for this long (three heartbeats) is a dead process's: not shown, and deleted. */
+export const TUNNEL_STALE_MS = 45_000;
+
+const freshSince = (ctx: Pick<DomainContext, 'now'>): Date => new Date(ctx.now().getTime() - TUNNEL_STALE_MS);
+
 export interface TunnelCredentialInput {
+  /** The gateway process holding the tunnel. */
+  ownerId: string;
   serverAddress: string;
   caCertPem: string;
   userToken: string;
@@ -72,6 +81,8 @@ export async function storeTunnelCredential(ctx: DomainContext, clusterId: strin
       userTokenSealed: ctx.keyring.seal(input.userToken, aad(clusterId, 'token')),
       agentAddress: input.agentAddress?.slice(0, 64) ?? null,
       connectedAt: input.connectedAt,
+      ownerId: input.ownerId,
+      heartbeatAt: ctx.now(),
     },
     { onConflictFields: ['cluster'], onConflictAction: 'merge', onConflictExcludeFields: ['id'] },
   );
@@ -88,8 +99,38 @@ export async function removeTunnelCredential(ctx: DomainContext, clusterId: stri
   return removed > 0;
 }
 
+/**
+ * Refreshes the heartbeat of the rows of the clusters this process holds tunnels of, in one statement,
+ * and returns the clusters that have no row (removed by another process's closing tunnel, or pruned
+ * while the store was unreachable), for the caller to store again.
+ */
+export async function refreshTunnelHeartbeats(ctx: DomainContext, clusterIds: readonly string[]): Promise<string[]> {
+  if (!clusterIds.length) return [];
+  const ids = [...new Set(clusterIds)];
+  const updated = await ctx.em.nativeUpdate(TunnelCredential, { cluster: { $in: ids } }, { heartbeatAt: ctx.now() });
+  if (updated >= ids.length) return [];
+  const present = await ctx.em.find(TunnelCredential, { cluster: { $in: ids } }, { fields: ['cluster'] });
+  const have = new Set(present.map((r) => r.cluster.id));
+  return ids.filter((id) => !have.has(id));
+}
+
+/**
+ * Deletes the rows whose heartbeat is older than TUNNEL_STALE_MS (their process died without removing
+ * them); returns the clusters they were for.
+ */
+export async function pruneStaleTunnelCredentials(ctx: DomainContext): Promise<string[]> {
+  const stale = { $or: [{ heartbeatAt: null }, { heartbeatAt: { $lt: freshSince(ctx) } }] };
+  const rows = await ctx.em.find(TunnelCredential, stale, { fields: ['cluster'] });
+  if (!rows.length) return [];
+  await ctx.em.nativeDelete(TunnelCredential, { id: { $in: rows.map((r) => r.id) }, ...stale });
+  const clusters = [...new Set(rows.map((r) => r.cluster.id))];
+  for (const id of clusters) await commitWithChange(ctx, 'credential', id);
+  return clusters;
+}
+
+/** The cluster's tunnel credential, if a live process holds its tunnel (a stale row is not returned). */
 export async function findTunnelCredential(ctx: DomainContext, clusterId: string): Promise<TunnelCredential | null> {
-  return ctx.em.findOne(TunnelCredential, { cluster: clusterId });
+  return ctx.em.findOne(TunnelCredential, { cluster: clusterId, heartbeatAt: { $gte: freshSince(ctx) } });
 }
 
 /** The stored tunnel credential, opened (the proxy's view, and tests'). */
@@ -106,9 +147,9 @@ export interface TunnelStatus {
   caFingerprint: string;
 }
 
-/** Batch read for list views: one query for any number of clusters. */
-export async function tunnelStatuses(ctx: Pick<DomainContext, 'em'>, clusterIds: readonly string[]): Promise<(TunnelStatus | null)[]> {
-  const rows = await ctx.em.find(TunnelCredential, { cluster: { $in: [...clusterIds] } }, { fields: ['cluster', 'serverAddress', 'connectedAt', 'agentAddress', 'caFingerprint'] });
+/** Batch read for list views: one query for any number of clusters. Stale rows read as no tunnel. */
+export async function tunnelStatuses(ctx: Pick<DomainContext, 'em' | 'now'>, clusterIds: readonly string[]): Promise<(TunnelStatus | null)[]> {
+  const rows = await ctx.em.find(TunnelCredential, { cluster: { $in: [...clusterIds] }, heartbeatAt: { $gte: freshSince(ctx) } }, { fields: ['cluster', 'serverAddress', 'connectedAt', 'agentAddress', 'caFingerprint'] });
   const byCluster = new Map(rows.map((r) => [r.cluster.id, r]));
   return clusterIds.map((id) => {
     const r = byCluster.get(id);

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { startApp, type App } from '../../src/app';
 import type { Config } from '../../src/config/config';
+import { createLogger } from '../../src/log';
 import { issueToken } from '../../src/domain/tokens';
 import { createUser } from '../../src/domain/users';
 import { startTestApp, type TestApp } from './app';
@@ -27,7 +29,20 @@ export interface GatewayEnv {
   gatewayCaPem: string;
   /** `http://…/tunnels/clusters/<identifier><path>` on the loopback plain listener, for raw requests. */
   tunnelUrl(path: string): string;
+  /**
+   * Stops the gateway (listeners, proxy, tunnels, store connections) as a shutdown would, keeping its
+   * database and data dir; `startGateway` then starts a new one on the same ports, database and data dir.
+   */
+  stopGateway(): Promise<void>;
+  startGateway(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A stop that runs once: the test app's own stop may follow a restart's. */
+function stopOnce(app: App): void {
+  const stop = app.stop.bind(app);
+  let stopping: Promise<void> | undefined;
+  app.stop = () => (stopping ??= stop());
 }
 
 /**
@@ -65,6 +80,17 @@ export async function startGatewayEnv(dialect: Dialect = 'sqlite', overrides: Pa
       req.end(body);
     });
 
+  stopOnce(gw.app);
+  const first = gw.app;
+  const ports = { http: Number(new URL(httpUrl).port), https: Number(new URL(httpsUrl).port) };
+  const stopGateway = () => gw.app.stop();
+  const startGateway = async () => {
+    const cfg = first.runtime.config;
+    const config: Config = { ...cfg, plain: { ...cfg.plain!, port: ports.http }, tls: { ...cfg.tls!, port: ports.https } };
+    gw.app = await startApp(config, createLogger(process.env.BCS_TEST_LOG_LEVEL ?? 'silent'));
+    stopOnce(gw.app);
+  };
+
   return {
     gw,
     fake,
@@ -83,7 +109,10 @@ export async function startGatewayEnv(dialect: Dialect = 'sqlite', overrides: Pa
     httpsUrl,
     gatewayCaPem: certs.caPem,
     tunnelUrl: (p) => `${httpUrl}/tunnels/clusters/${cluster.identifier}${p}`,
+    stopGateway,
+    startGateway,
     async stop() {
+      if (gw.app !== first) await gw.app.stop();
       await gw.stop();
       await fake.stop();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { kubectl } from '../helpers/fake-kube';
+import net from 'node:net';
+import { kubectl, spawnKubectl } from '../helpers/fake-kube';
 import { podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
+import { openUpgrade } from '../helpers/stream-clients';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -55,6 +57,66 @@ describe('bcs-api agent holds the tunnel kubectl goes through', () => {
     assert.equal(exec.stdout.trim(), 'through-the-agent');
     // The agent's log never carries its secrets.
     assert.ok(!agent.stdout().includes(env.registerToken) && !agent.stdout().includes(env.fake.token));
+  });
+
+  it('kubectl port-forward reaches the pod through the tunnel', async () => {
+    env.fake.portForwardMode = 'spdy';
+    // kubectl 1.32 tunnels port-forward's SPDY over WebSocket by default, which the fake apiserver does not
+    // speak; plain SPDY upgrades cross the gateway and the tunnel the same way.
+    const pf = spawnKubectl(['port-forward', '-n', 'ns1', 'pod/web-1', ':80', '--address', '127.0.0.1'], { kubeconfig: adminKc, env: { KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' }, timeoutMs: 60_000 });
+    try {
+      await pf.waitFor(/Forwarding from 127\.0\.0\.1:\d+ -> 80/, 20_000);
+      const port = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(pf.stdout)![1]);
+      for (const text of ['first-connection', 'second-connection']) {
+        const echoed = await new Promise<string>((resolve, reject) => {
+          const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+          let got = '';
+          sock.on('data', (d: Buffer) => {
+            got += d.toString();
+            if (got.length >= text.length) {
+              sock.destroy();
+              resolve(got);
+            }
+          });
+          sock.on('error', reject);
+          setTimeout(() => reject(new Error(`no echo through port-forward: ${pf.stderr}`)), 15_000).unref();
+        });
+        assert.equal(echoed, text);
+      }
+      assert.ok(env.fake.requests.some((r) => r.url.startsWith('/api/v1/namespaces/ns1/pods/web-1/portforward')));
+    } finally {
+      await pf.stop();
+      env.fake.portForwardMode = 'raw';
+    }
+  });
+
+  it('carries port-forward streams (WebSocket and SPDY upgrades on the TLS listener) through the tunnel', async () => {
+    const path = '/api/v1/namespaces/ns1/pods/web-1/portforward?ports=80';
+    const before = env.fake.requests.length;
+    for (const kind of ['websocket', 'spdy'] as const) {
+      const { socket, head } = await openUpgrade(env, path, kind, 'tls');
+      try {
+        assert.match(head, /^HTTP\/1\.1 101 /, head);
+        const payload = Buffer.from(`bytes-through-the-agent-${kind}`);
+        // The fake apiserver echoes: a WebSocket message (a masked client frame), or raw bytes after the SPDY 101.
+        const mask = Buffer.from([1, 2, 3, 4]);
+        const frame = kind === 'websocket' ? Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, payload.map((b, i) => b ^ mask[i % 4]!)]) : payload;
+        const echoed = new Promise<Buffer>((resolve) => {
+          let got = Buffer.alloc(0);
+          socket.on('data', (d: Buffer) => {
+            got = Buffer.concat([got, d]);
+            if (got.includes(payload)) resolve(got);
+          });
+        });
+        socket.write(frame);
+        const got = await Promise.race([echoed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${kind} port-forward echo`)), 15_000).unref())]);
+        assert.ok(got.includes(payload));
+      } finally {
+        socket.destroy();
+      }
+    }
+    const pf = env.fake.requests.slice(before).filter((r) => r.url.includes('/portforward'));
+    assert.equal(pf.length, 2, 'both upgrades reached the apiserver');
   });
 
   it('agent killed: requests fail; agent restarted: the tunnel and kubectl come back', async () => {

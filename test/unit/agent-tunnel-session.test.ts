@@ -116,4 +116,34 @@ describe('bcs-api agent: tunnel session flow control', { timeout: 60_000 }, () =
     );
     assert.equal(s.openConnections, 0);
   });
+
+  it('closes an apiserver connection the gateway ended once the apiserver has not closed its side within the grace', async () => {
+    let closed = false;
+    // An apiserver that keeps its side open after the agent's FIN, and keeps writing.
+    const sockets: net.Socket[] = [];
+    const halfOpen = net.createServer({ allowHalfOpen: true }, (sock) => {
+      sockets.push(sock);
+      sock.on('error', () => undefined);
+      sock.resume();
+      const timer = setInterval(() => sock.write('still here'), 50);
+      sock.on('close', () => {
+        clearInterval(timer);
+        closed = true;
+      });
+    });
+    await new Promise<void>((r) => halfOpen.listen(0, '127.0.0.1', () => r()));
+    const hp = (halfOpen.address() as net.AddressInfo).port;
+    try {
+      const ws = new StandInWs();
+      const s = new TunnelSession(ws as unknown as WebSocket, new Map([[`127.0.0.1:${hp}`, { host: '127.0.0.1', port: hp }]]), createLogger('silent'), agentMetrics(), 300);
+      s.onFrame(frame(3, MessageType.Connect, connectPayload('tcp', `127.0.0.1:${hp}`)));
+      await waitFor('data from the apiserver', () => ws.dataFor(3) > 0, 5000);
+      s.onFrame(frame(3, MessageType.Error, Buffer.from('EOF')));
+      assert.equal(s.openConnections, 0);
+      await waitFor('the half-closed socket is closed after the grace', () => closed, 5000);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => halfOpen.close(r));
+    }
+  });
 });

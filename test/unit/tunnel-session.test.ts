@@ -133,6 +133,27 @@ describe('tunnel session: virtual connections and flow control', () => {
     assert.ok(!p.received.some((m) => m.type === MessageType.Error && m.connId === conn.connId), 'an Error from the agent is not echoed back');
   });
 
+  it('reconciles: a connection the agent ended that nobody reads to the end is closed and uncounted', async () => {
+    const p = await pair({ pingIntervalMs: 50, stallMs: 300 });
+    const abandoned = p.session.dial('10.0.0.1:6443', 1000);
+    const read = p.session.dial('10.0.0.1:6443', 1000);
+    await connectOf(p, abandoned);
+    await connectOf(p, read);
+    const readEnded = new Promise((r) => read.on('end', r));
+    read.resume();
+    assert.equal(p.metrics.conns, 2);
+    // The agent ends both cleanly; `abandoned` has no reader, so its end is never consumed.
+    p.send(abandoned.connId, MessageType.Error, Buffer.from('EOF'));
+    p.send(read.connId, MessageType.Error, Buffer.from('EOF'));
+    await readEnded;
+    await waitFor('the read connection is gone', () => p.metrics.conns === 1, 2000);
+    assert.equal(abandoned.destroyed, false);
+    await waitFor('the abandoned connection is closed by reconciliation', () => abandoned.destroyed && p.metrics.conns === 0, 5000);
+    assert.equal(p.session.connectionCount, 0);
+    assert.ok(!p.received.some((m) => m.type === MessageType.Error), 'nothing is sent back for connections the agent closed');
+    assert.ok(p.session.isOpen);
+  });
+
   it('pings the agent and closes a session it stops answering; its connections fail', async () => {
     const alive = await pair({ pingIntervalMs: 50, readTimeoutMs: 300 });
     const silent = await pair({ pingIntervalMs: 50, readTimeoutMs: 300 }, { autoPong: false });

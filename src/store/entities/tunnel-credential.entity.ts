@@ -34,4 +34,15 @@ export class TunnelCredential {
   /** When the newest tunnel of the cluster connected. */
   @Property({ type: 'datetime', length: 3 })
   connectedAt: Date = new Date();
+
+  /** The gateway process that stored the row (random per process), for operators reading the table. */
+  @Property({ type: 'string', length: 32, nullable: true })
+  ownerId?: string | null;
+
+  /**
+   * Refreshed periodically by every process holding a tunnel of the cluster. A row whose heartbeat is
+   * old (or missing: written before heartbeats existed) belongs to a process that died without removing it.
+   */
+  @Property({ type: 'datetime', length: 3, nullable: true })
+  heartbeatAt?: Date | null;
 }

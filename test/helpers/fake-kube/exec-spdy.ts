@@ -98,3 +98,21 @@ export function serveSpdyExec(socket: Duplex, head: Buffer, protocol: string, pa
     });
   });
 }
+
+/**
+ * Port-forward over SPDY/3.1 as the kubelet serves it: per forwarded connection the client opens an
+ * `error` and a `data` stream (headers `port`, `requestid`); the pod's port here is an echo server, so
+ * every byte on a data stream comes back on it.
+ */
+export function serveSpdyPortForward(socket: Duplex, head: Buffer): void {
+  switchingProtocols(socket, head, 'portforward.k8s.io');
+  const conn = transport.connection.create(socket, { protocol: 'spdy', isServer: true });
+  conn.start(3.1);
+  conn.on('error', () => socket.destroy());
+  conn.on('stream', (s) => {
+    s.respond(200, {});
+    s.on('error', () => {});
+    if (s.headers.streamtype === 'data') s.pipe(s);
+    else s.resume();
+  });
+}

@@ -9,7 +9,7 @@ import { generateCerts } from './certs';
 import { defaultCommands, type Command } from './commands';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery';
 import { chooseExecProtocol, execParams, serveWebSocketExec } from './exec-websocket';
-import { chooseSpdyProtocol, serveRawSpdy, serveSpdyExec } from './exec-spdy';
+import { chooseSpdyProtocol, serveRawSpdy, serveSpdyExec, serveSpdyPortForward } from './exec-spdy';
 import { FaultSet, upgradeKind, type Fault, type FaultAction, type FaultMatch, type UpgradeKind } from './faults';
 import { writeKubeconfig, type KubeconfigOptions } from './kubeconfig';
 import { LogBook } from './logs';
@@ -137,6 +137,8 @@ export class FakeKube {
   attachCommand = ['cat'];
   /** 'spdy': real SPDY/3.1 exec (kubectl with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false works); 'raw': a 101 and then a byte echo, for splice tests. */
   spdyMode: 'spdy' | 'raw' = 'spdy';
+  /** Port-forward over SPDY: `raw` echoes the bytes after the 101 (splice tests), `spdy` serves kubectl port-forward (an echo port). */
+  portForwardMode: 'spdy' | 'raw' = 'raw';
   readonly requests: RecordedRequest[] = [];
   readonly streams: OpenStreams = { watch: 0, log: 0, exec: 0 };
   /** Terminal resize messages received on exec channel 4. */
@@ -721,7 +723,7 @@ export class FakeKube {
         if (!protocol && info.subresource !== 'portforward') return refuse(status(403, 'unable to upgrade connection: no supported stream protocol offered', 'Forbidden'));
         socket.on('close', () => this.streams.exec--);
         this.streams.exec++;
-        // Port-forward's SPDY framing is not implemented; it always gets the raw echo.
+        if (info.subresource === 'portforward' && this.portForwardMode === 'spdy') return serveSpdyPortForward(socket, head);
         if (this.spdyMode === 'raw' || info.subresource === 'portforward' || !protocol) return serveRawSpdy(socket, head, protocol ?? 'portforward.k8s.io');
         const params = execParams(url);
         if (info.subresource === 'attach') params.command = this.attachCommand;
