@@ -107,7 +107,8 @@ export class TunnelServer {
     } catch (err) {
       if (err instanceof UnauthenticatedError) return fail({ status: 401, message: 'failed authentication' });
       if (err instanceof ForbiddenError) return fail({ status: 403, message: err.message });
-      this.rt.logger.error({ err, requestId: info.requestId }, 'cannot check an agent tunnel handshake');
+      // An outage is logged once by the store health; anything else is worth a line of its own.
+      if (!this.rt.storeHealth.report(err)) this.rt.logger.error({ err, requestId: info.requestId }, 'cannot check an agent tunnel handshake');
       return fail({ status: 503, message: 'the gateway cannot check this tunnel right now (store unavailable); retry shortly' });
     }
     if (socket.destroyed) return;
@@ -135,7 +136,7 @@ export class TunnelServer {
     try {
       await this.storeCredential(session);
     } catch (err) {
-      this.rt.logger.error({ err, clusterId }, 'cannot store an agent tunnel credential; closing the tunnel');
+      if (!this.rt.storeHealth.report(err)) this.rt.logger.error({ err, clusterId }, 'cannot store an agent tunnel credential; closing the tunnel');
       session.close(1011, 'the gateway cannot store the tunnel credential; retry shortly');
       return;
     }
@@ -171,7 +172,7 @@ export class TunnelServer {
       if (pruned.length) this.rt.logger.info({ clusters: pruned }, 'removed the tunnel credentials of gateway processes that stopped refreshing them');
     } catch (err) {
       // The store is down: the rows age; the holders refresh them on the next round that reaches it.
-      this.rt.logger.warn({ err }, 'cannot refresh agent tunnel heartbeats');
+      if (!this.rt.storeHealth.report(err)) this.rt.logger.warn({ err }, 'cannot refresh agent tunnel heartbeats');
     }
   }
 
@@ -187,7 +188,7 @@ export class TunnelServer {
     try {
       await removeTunnelCredential(this.rt.context(), session.clusterId, session.connectedAt);
     } catch (err) {
-      this.rt.logger.warn({ err, clusterId: session.clusterId }, 'cannot remove a closed agent tunnel credential');
+      if (!this.rt.storeHealth.report(err)) this.rt.logger.warn({ err, clusterId: session.clusterId }, 'cannot remove a closed agent tunnel credential');
     }
   }
 
