@@ -75,6 +75,9 @@ describe('store outage on SQLite (the database file locked by another process)',
     assertGraphql503(await edges.graphql(fresh, '{ viewer { name } }'));
     assertTunnel503(await edges.tunnel(fresh));
     assert.equal((await edges.tunnel(admin)).status, 200, 'a cached token and cluster need no store');
+    const readyz = await fetch(`${app.listening.urls[0]}/readyz`);
+    assert.equal(readyz.status, 503, 'a locked store is not ready');
+    assert.equal(((await readyz.json()) as { checks: { database: string } }).checks.database, 'unreachable');
     assert.equal(logs.withMessage('store unavailable').length, 1);
     assert.equal(logs.withMessage('store available again').length, 0);
   });
@@ -87,6 +90,7 @@ describe('store outage on SQLite (the database file locked by another process)',
     assert.equal((await edges.rest(admin, '/users/bob')).status, 200);
     assert.equal((await edges.graphql(fresh, '{ viewer { name } }')).status, 200);
     assert.equal((await edges.tunnel(fresh)).status, 200);
+    assert.equal((await fetch(`${app.listening.urls[0]}/readyz`)).status, 200);
   });
 
   it('logged the outage once with its cause, with no SQL, values or token digests', () => {
