@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Config } from './config/config';
 import { Keyring, loadOrCreateKeyFile } from './crypto/keyring';
-import { reportKeyCollisions } from './cluster-key-report';
+import { reportKeyCollisions } from './domain/cluster-key-report';
 import { bootstrapUsers, type BootstrapResult } from './domain/bootstrap';
 import { ChangeBus } from './domain/changes';
 import type { DomainContext, DomainDeps } from './domain/context';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type App } from '../../src/app';
-import { findKeyCollisions } from '../../src/cluster-key-report';
+import { findKeyCollisions } from '../../src/domain/cluster-key-report';
 import { findClustersByIdOrIdentifier } from '../../src/domain/clusters';
 import { reportCredentials } from '../../src/domain/credentials';
 import { createRegisterToken } from '../../src/domain/register-tokens';

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { Logger } from './log';
-import { Cluster } from './store/entities';
+import type { Logger } from '../log';
+import { Cluster } from '../store/entities';
 
 /** One side of a collision: a cluster and which of its names holds the key. */
 export interface CollidingName {
