@@ -15,14 +15,16 @@ export function dockerFiles(dir = 'docker'): string[] {
   });
 }
 
-/** YAML documents of a file; a syntax error, a duplicate key or a warning throws, naming the file. */
-export function yamlDocuments(file: string): unknown[] {
-  return parseAllDocuments(readRepo(file), { uniqueKeys: true }).map((doc) => {
+/** YAML documents of a text; a syntax error, a duplicate key or a warning throws, naming the file. */
+export function parseYamlDocuments(text: string, name: string): unknown[] {
+  return parseAllDocuments(text, { uniqueKeys: true }).map((doc) => {
     const issues = [...doc.errors, ...doc.warnings];
-    if (issues.length) throw new Error(`${file}: ${issues.map((e) => e.message).join('; ')}`);
+    if (issues.length) throw new Error(`${name}: ${issues.map((e) => e.message).join('; ')}`);
     return doc.toJS() as unknown;
   });
 }
+
+export const yamlDocuments = (file: string): unknown[] => parseYamlDocuments(readRepo(file), file);
 
 export interface Manifest {
   file: string;
