@@ -105,7 +105,9 @@ export class RbacReconciler {
     await this.feed.start();
     // A tunnel's credential row also announces a 'credential' change; this covers a tunnel whose row
     // another tunnel of the cluster already wrote (a replica, a reconnect), which announces nothing.
-    this.opts.tunnels?.onChange((clusterId, connected) => connected && void this.request(clusterId, 'tunnel'));
+    this.opts.tunnels?.onChange((clusterId, connected) => {
+      if (connected) void this.request(clusterId, 'tunnel');
+    });
     this.timer = setInterval(() => void this.requestAll('periodic'), this.opts.intervalMs);
     this.timer.unref();
     void this.requestAll('startup');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
@@ -14,6 +15,7 @@ import { createUser } from '../../src/domain/users';
 import { startListeners, type Listening } from '../../src/http/server';
 import type { ClusterType } from '../../src/store/entities';
 import { startTestRuntime, type TestRuntime } from '../helpers/app';
+import { generateCerts } from '../helpers/fake-kube/certs';
 import { TunnelAgent } from '../helpers/tunnel-agent';
 import { waitFor } from '../helpers/wait';
 
@@ -210,6 +212,28 @@ describe('driver tunnels: the Mesos and k8s passthrough through drivers connecte
     assert.equal((await refusal({ cluster: MESOS, fake, reported: '10.255.3.1:31000/mesosdriver' })).status, 400);
     assert.equal(proxy.driverTunnels.all().length, 0);
     assert.equal(fake.seen.length, 0);
+  });
+
+  it('verifies an https driver through its tunnel as one found in ZooKeeper: an untrusted certificate is a 502, nothing is sent', async () => {
+    const certs = generateCerts();
+    const seen: string[] = [];
+    const server = https.createServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => {
+      seen.push(req.url!);
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const agent = await TunnelAgent.connect({ gatewayUrl, clusterId: MESOS, registerToken: tokens[MESOS]!, module: 'mesos-driver', address: 'https://127.0.0.1:31443', dialTo: () => ({ host: '127.0.0.1', port }) });
+      open.push(agent);
+      const res = await call('/bcsapi/v4/scheduler/mesos/cluster/resources', MESOS);
+      assert.equal(res.status, 502);
+      assert.equal(((await res.json()) as { code: number }).code, 1405053);
+      assert.deepEqual(agent.connects, ['tcp/127.0.0.1:31443'], 'the request went through the tunnel');
+      assert.deepEqual(seen, [], 'no request over an unverified connection');
+    } finally {
+      server.close();
+    }
   });
 
   it("closes a driver tunnel when its cluster's register token is rotated", async () => {
