@@ -77,9 +77,10 @@ export function safeUri(rest: string): string | undefined {
 
 /**
  * `/bcsapi/v4/scheduler/mesos/{uri}` and `/bcsapi/v4/scheduler/k8s/{uri}`: the original's passthrough to
- * Mesos and k8s drivers connected through a driver tunnel, else found in ZooKeeper (see upstreams.ts). Unlike the original it needs a super user's gateway token,
- * returns the driver's own status and content type, retries a refused connection once on another
- * driver, applies a deadline, and runs admission webhooks on Mesos writes before forwarding.
+ * Mesos and k8s drivers connected through a driver tunnel, else found in ZooKeeper (upstreams.ts).
+ * Unlike the original it needs a super user's gateway token, returns the driver's own status and content
+ * type, retries a refused connection once on another driver, applies a deadline, and runs admission
+ * webhooks on Mesos writes before forwarding.
  */
 export class DriverPassthrough {
   private readonly upstreams: DriverUpstreams;

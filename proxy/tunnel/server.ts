@@ -16,6 +16,7 @@ import {
   TUNNEL_HEARTBEAT_MS,
   unauthorizedTunnels,
 } from '../../src/domain/tunnel-credentials';
+import { DRIVER_TLS } from '../mesos/upstreams';
 import { DriverTunnels, type DriverSession } from './driver-tunnels';
 import { parseHandshake, type DriverModuleName, type HandshakeRefusal } from './handshake';
 import type { TunnelMetrics } from './metrics';
@@ -75,7 +76,8 @@ export class TunnelServer {
     /** How often every tunnel's register token is checked again (an expiring token ends its tunnels). */
     recheckMs = 60_000,
     heartbeatMs = TUNNEL_HEARTBEAT_MS,
-    readonly drivers: DriverTunnels = new DriverTunnels({}, 15_000),
+    /** Driver tunnels, shared with the driver passthrough (the composition root passes the one it uses). */
+    readonly drivers: DriverTunnels = new DriverTunnels(DRIVER_TLS, 15_000),
   ) {
     this.rechecks = setInterval(() => void this.recheck(), recheckMs);
     this.rechecks.unref();
