@@ -16,7 +16,9 @@ import { OpenStreams } from './shared/streams';
 import type { AdmissionRunner } from './webhooks/types';
 import { TunnelMetrics } from './tunnel/metrics';
 import { TunnelRegistry } from './tunnel/registry';
-import { tunnelRoutes } from './tunnel/routes';
+import { DriverTunnels } from './tunnel/driver-tunnels';
+import { tunnelRoutes, type TunnelRoutes } from './tunnel/routes';
+import { DRIVER_TLS } from './mesos/upstreams';
 import { TunnelServer } from './tunnel/server';
 import type { SessionLimits } from './tunnel/session';
 
@@ -24,6 +26,10 @@ export interface ProxySurfaces {
   mounts: Mount[];
   /** Live agent tunnels in this process, by cluster. */
   tunnels: TunnelRegistry;
+  /** The same tunnels as other parts of the process use them (RBAC pushes through them). */
+  tunnelRoutes: TunnelRoutes;
+  /** Live Mesos and k8s driver tunnels in this process. */
+  driverTunnels: DriverTunnels;
   stop(): Promise<void>;
 }
 
@@ -53,8 +59,11 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const auditLog = new AuditLog(rt.logger);
   // Agent tunnels: clusters the gateway cannot dial are reached through the websocket their agent opened.
   const tunnels = new TunnelRegistry();
-  const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs, opts.tunnelHeartbeatMs);
-  const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, tunnelRoutes(tunnels, rt.config.proxy.connectTimeoutSeconds * 1000));
+  const connectTimeoutMs = rt.config.proxy.connectTimeoutSeconds * 1000;
+  const driverTunnels = new DriverTunnels(DRIVER_TLS, connectTimeoutMs);
+  const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs, opts.tunnelHeartbeatMs, driverTunnels);
+  const routes = tunnelRoutes(tunnels, connectTimeoutMs);
+  const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, routes);
   tunnels.onChange((clusterId, connected) => tunnel.tunnelChanged(clusterId, connected));
   // Changes made elsewhere arrive through the change feed below; the refresh is only a safety net.
   const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry, { refreshMs: 5 * 60_000 });
@@ -67,7 +76,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       return handleAdmissionWebhookRoute(rt, method, uri, body, await authenticate(ctx.em, token, ctx.now()));
     });
   const grants = new GrantAccess(rt);
-  const drivers = new DriverPassthrough(rt, principals, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, grants, opts.admission ?? runner, webhookRoutes);
+  const drivers = new DriverPassthrough(rt, principals, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, grants, opts.admission ?? runner, webhookRoutes, driverTunnels);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
@@ -81,6 +90,8 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   return {
     mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts()],
     tunnels,
+    tunnelRoutes: routes,
+    driverTunnels,
     stop: async () => {
       feed.stop();
       tunnelServer.stop();

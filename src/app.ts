@@ -20,6 +20,7 @@ import { createRegistry, metricsMount } from './metrics';
 import { startRbacSync } from './rbac/service';
 import { createRestMounts } from './rest';
 import { startRuntime, type Runtime, type RuntimeOptions, type StartedRuntime } from './runtime';
+import type { TunnelRoutes } from './tunnel/routes';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -44,13 +45,16 @@ export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () =>
   const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown, () => discovery.health())];
   if (rt.config.metrics.onMainListener) mounts.push(metricsMount(registry));
   const stops: (() => Promise<void>)[] = [];
+  let tunnels: TunnelRoutes | undefined;
   if (role !== 'api') {
     const proxy = await createProxy(rt, registry, { discovery });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
+    tunnels = proxy.tunnelRoutes;
   }
   if (role !== 'proxy') {
-    const rbac = await startRbacSync(rt, registry);
+    // RBAC reaches a cluster through an agent tunnel this process holds, as the proxy does.
+    const rbac = await startRbacSync(rt, registry, tunnels);
     stops.push(rbac.stop);
     const gql = await createGraphqlMounts(rt, rbac.access);
     stops.push(gql.stop);

@@ -1,9 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
 import { parse as parseYaml } from 'yaml';
 import { bearerFrom } from '../../src/domain/auth';
 import { isGatewayError } from '../../src/errors';
-import { driverBaseUrl, type DriverDiscovery, type DriverModule, type ServerInfo } from '../../src/discovery/types';
+import type { DriverDiscovery, DriverModule } from '../../src/discovery/types';
 import { readBody } from '../../src/http/respond';
 import { pathOf } from '../../src/http/request-path';
 import type { Mount, RequestInfo } from '../../src/http/types';
@@ -15,7 +14,9 @@ import type { ProxyMetrics } from '../shared/metrics';
 import type { GrantAccess } from '../shared/grant-access';
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
 import type { AdmissionRunner } from '../webhooks/types';
+import type { DriverTunnels } from '../tunnel/driver-tunnels';
 import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
+import { DriverUpstreams, type DriverUpstream } from './upstreams';
 
 /** Serves the original's admission-webhook driver routes from the gateway's store (undefined: not one of them). */
 export type WebhookRouteHandler = (method: string, uri: string, body: Buffer, token: string) => Promise<{ status: number; body: unknown } | undefined>;
@@ -74,24 +75,15 @@ export function safeUri(rest: string): string | undefined {
   return rest;
 }
 
-function shuffled<T>(items: T[]): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
-
 /**
  * `/bcsapi/v4/scheduler/mesos/{uri}` and `/bcsapi/v4/scheduler/k8s/{uri}`: the original's passthrough to
- * Mesos and k8s drivers found in ZooKeeper. Unlike the original it needs a super user's gateway token,
- * returns the driver's own status and content type, retries a refused connection once on another
- * driver, applies a deadline, and runs admission webhooks on Mesos writes before forwarding.
+ * Mesos and k8s drivers connected through a driver tunnel, else found in ZooKeeper (upstreams.ts).
+ * Unlike the original it needs a super user's gateway token, returns the driver's own status and content
+ * type, retries a refused connection once on another driver, applies a deadline, and runs admission
+ * webhooks on Mesos writes before forwarding.
  */
 export class DriverPassthrough {
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly upstreams: DriverUpstreams;
 
   constructor(
     private readonly rt: Runtime,
@@ -102,7 +94,10 @@ export class DriverPassthrough {
     private readonly grants: GrantAccess,
     private readonly admission?: AdmissionRunner,
     private readonly webhookRoutes?: WebhookRouteHandler,
-  ) {}
+    tunnels?: DriverTunnels,
+  ) {
+    this.upstreams = new DriverUpstreams(discovery, tunnels);
+  }
 
   mounts(): Mount[] {
     return SURFACES.map((s) => ({ prefix: s.prefix, handler: (req, res, info) => this.handle(s, req, res, info) }));
@@ -208,10 +203,10 @@ export class DriverPassthrough {
       body = outcome.body;
     }
 
-    if (this.discovery.state() === 'disabled') {
+    const drivers = this.upstreams.select(surface.module, clusterId);
+    if (!drivers.length && this.discovery.state() === 'disabled') {
       return sendEnvelopeError(res, 503, surface.notFoundCode, `${surface.notFoundText(clusterId)}: ZooKeeper discovery is not configured (set bcs_zookeeper)`);
     }
-    const drivers = shuffled(this.discovery.drivers(surface.module, clusterId));
     if (!drivers.length) return sendEnvelopeError(res, 503, surface.notFoundCode, surface.notFoundText(clusterId));
     await this.forward(surface, req, res, drivers.slice(0, 2), `${surface.driverPath}${uri}`, body, contentType);
   }
@@ -222,7 +217,7 @@ export class DriverPassthrough {
     sendEnvelopeError(res, 503, CODES.dbError, STORE_UNAVAILABLE_MESSAGE, RETRY_AFTER);
   }
 
-  private forward(surface: Surface, req: IncomingMessage, res: ServerResponse, drivers: ServerInfo[], path: string, body: Buffer, contentType: string | undefined): Promise<void> {
+  private forward(surface: Surface, req: IncomingMessage, res: ServerResponse, drivers: DriverUpstream[], path: string, body: Buffer, contentType: string | undefined): Promise<void> {
     // The body's framing and type first: a driver that keeps only the first N header lines loses client
     // headers, never these (the same order as the tunnel; see proxy/shared/header-budget.ts).
     const headers: http.OutgoingHttpHeaders = { 'content-type': contentType ?? 'application/json', 'content-length': body.length };
@@ -233,10 +228,10 @@ export class DriverPassthrough {
 
     return new Promise<void>((resolve) => {
       const attempt = (index: number): void => {
-        const target = new URL(path, driverBaseUrl(drivers[index]!));
-        const client = target.protocol === 'https:' ? https : http;
-        // Host first too: Node's client would add it after every other field.
-        const upstream = client.request(target, { method: req.method, headers: { host: target.host, ...headers }, agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent });
+        const target = new URL(path, drivers[index]!.base);
+        // Host first too: Node's client would add it after every other field. The agent decides the
+        // transport (TCP, or the driver's tunnel) and TLS; http.request takes an https URL with an https agent.
+        const upstream = http.request(target, { method: req.method, headers: { host: target.host, ...headers }, agent: drivers[index]!.agent });
         let answered = false;
         upstream.setTimeout(timeoutMs, () => upstream.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT_RESPONSE' })));
         upstream.once('response', (driverRes) => {
@@ -273,7 +268,6 @@ export class DriverPassthrough {
   }
 
   stop(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.upstreams.stop();
   }
 }

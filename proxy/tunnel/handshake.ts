@@ -1,17 +1,30 @@
 import type { IncomingMessage } from 'node:http';
 import { caFingerprint } from '../../src/domain/credentials';
-import type { TunnelParams } from './session';
+import type { DriverParams, TunnelParams } from './session';
 
-/** The kube agent's module names: the original server's and the one newer agents send. */
-const KUBE_AGENT_MODULES = new Set(['kube-agent', 'kubeagent']);
-/** Modules the original knew that this gateway does not serve through a tunnel. */
-const OTHER_MODULES = new Set(['mesos-driver', 'mesosdriver', 'k8s-driver', 'k8sdriver']);
+export type DriverModuleName = 'mesos-driver' | 'k8s-driver';
+export type TunnelModule = 'kube-agent' | DriverModuleName;
 
-export interface TunnelRequest {
+/**
+ * Module names as the original server spelt them, and as later agents and drivers send them
+ * (`kubeagent`, `mesosdriver`; `k8sdriver` by the same rule).
+ */
+const MODULES: ReadonlyMap<string, TunnelModule> = new Map([
+  ['kube-agent', 'kube-agent'],
+  ['kubeagent', 'kube-agent'],
+  ['mesos-driver', 'mesos-driver'],
+  ['mesosdriver', 'mesos-driver'],
+  ['k8s-driver', 'k8s-driver'],
+  ['k8sdriver', 'k8s-driver'],
+]);
+
+interface Common {
   clusterId: string;
   registerToken: string;
-  params: TunnelParams;
 }
+
+/** A kube agent brings the apiserver's address, CA and a token; a driver only the address it serves on. */
+export type TunnelRequest = (Common & { module: 'kube-agent'; params: TunnelParams }) | (Common & { module: DriverModuleName; params: DriverParams });
 
 export interface HandshakeRefusal {
   status: 400 | 401 | 403 | 503;
@@ -35,12 +48,10 @@ const bad = (message: string): HandshakeRefusal => ({ status: 400, message });
  * wrong, never echoing its value.
  */
 export function parseHandshake(req: IncomingMessage): TunnelRequest | HandshakeRefusal {
-  const module = header(req, 'bcs-api-tunnel-module');
-  if (!module) return bad('missing header BCS-API-Tunnel-Module');
-  if (!KUBE_AGENT_MODULES.has(module)) {
-    const known = OTHER_MODULES.has(module);
-    return { status: 403, message: known ? `tunnel module "${module}" is not served by this gateway; only kube-agent` : 'unknown tunnel module; only kube-agent is allowed' };
-  }
+  const name = header(req, 'bcs-api-tunnel-module');
+  if (!name) return bad('missing header BCS-API-Tunnel-Module');
+  const module = MODULES.get(name);
+  if (!module) return { status: 403, message: 'unknown tunnel module; allowed: kube-agent, mesos-driver, k8s-driver (or kubeagent, mesosdriver, k8sdriver)' };
   const clusterId = header(req, 'bcs-api-tunnel-clusterid');
   if (!clusterId) return bad('missing header BCS-API-Tunnel-ClusterId');
   if (clusterId.length > 128) return bad('header BCS-API-Tunnel-ClusterId is too long');
@@ -50,12 +61,18 @@ export function parseHandshake(req: IncomingMessage): TunnelRequest | HandshakeR
   const raw = header(req, 'bcs-api-tunnel-params');
   if (!raw) return bad('missing header BCS-API-Tunnel-Params');
   if (raw.length > MAX_PARAMS) return bad('header BCS-API-Tunnel-Params is too long');
-  const params = parseParams(raw);
-  if ('status' in params) return params;
-  return { clusterId, registerToken, params };
+  const parsed = parseJson(raw);
+  if ('status' in parsed) return parsed;
+  const { json } = parsed;
+  if (module === 'kube-agent') {
+    const params = agentParams(json);
+    return 'status' in params ? params : { module, clusterId, registerToken, params };
+  }
+  const params = driverParams(json);
+  return 'status' in params ? params : { module, clusterId, registerToken, params };
 }
 
-function parseParams(raw: string): TunnelParams | HandshakeRefusal {
+function parseJson(raw: string): { json: Record<string, unknown> } | HandshakeRefusal {
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw)) return bad('header BCS-API-Tunnel-Params is not base64');
   let json: unknown;
   try {
@@ -64,7 +81,28 @@ function parseParams(raw: string): TunnelParams | HandshakeRefusal {
     return bad('header BCS-API-Tunnel-Params is not base64 of a JSON object');
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) return bad('header BCS-API-Tunnel-Params is not base64 of a JSON object');
-  const { address, userToken, caCert } = json as Record<string, unknown>;
+  return { json: json as Record<string, unknown> };
+}
+
+/** A driver's params need only the address it serves its API on, `http(s)://host:port`. */
+function driverParams(json: Record<string, unknown>): DriverParams | HandshakeRefusal {
+  const { address } = json;
+  if (typeof address !== 'string' || !address) return bad('tunnel params: field "address" is required');
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return bad('tunnel params: field "address" is not a URL (expected http(s)://host:port)');
+  }
+  const https = url.protocol === 'https:';
+  if ((!https && url.protocol !== 'http:') || !url.hostname || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
+    return bad('tunnel params: field "address" must be http://host:port or https://host:port');
+  }
+  return { address: url.origin, hostPort: `${url.hostname}:${url.port || (https ? 443 : 80)}` };
+}
+
+function agentParams(json: Record<string, unknown>): TunnelParams | HandshakeRefusal {
+  const { address, userToken, caCert } = json;
   if (typeof address !== 'string' || !address) return bad('tunnel params: field "address" is required');
   let url: URL;
   try {

@@ -16,7 +16,7 @@ export class TunnelMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     const m = this;
-    new Gauge({ name: 'bcs_api_tunnel_sessions', help: 'Agent tunnels connected to this process', registers, collect() { this.set(m.sessions); } });
+    new Gauge({ name: 'bcs_api_tunnel_sessions', help: 'Agent and driver tunnels connected to this process', registers, collect() { this.set(m.sessions); } });
     new Gauge({ name: 'bcs_api_tunnel_connections', help: 'Virtual connections open through agent tunnels', registers, collect() { this.set(m.conns); } });
     new Counter({
       name: 'bcs_api_tunnel_bytes_total',

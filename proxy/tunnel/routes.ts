@@ -1,12 +1,8 @@
-import type { Duplex } from 'node:stream';
 import type { ClusterSecrets } from '../../src/domain/credentials';
+import type { TunnelRoutes } from '../../src/tunnel/routes';
 import type { TunnelRegistry } from './registry';
 
-/** What the cluster cache needs to send a cluster's requests through its agent tunnel. */
-export interface TunnelRoutes {
-  /** Undefined when the cluster has no live tunnel in this process. */
-  route(clusterId: string): { secrets: ClusterSecrets; dial: (url: URL) => Duplex } | undefined;
-}
+export type { TunnelRoutes };
 
 /** Routes over the registry: the newest tunnel's credential; each dial goes through whichever tunnel is newest then. */
 export function tunnelRoutes(registry: TunnelRegistry, connectTimeoutMs: number): TunnelRoutes {
@@ -27,5 +23,7 @@ export function tunnelRoutes(registry: TunnelRegistry, connectTimeoutMs: number)
       };
       return { secrets, dial: (url) => registry.dial(clusterId, `${url.hostname}:${url.port || 443}`, connectTimeoutMs) };
     },
+    connected: () => [...new Set(registry.all().filter((s) => s.isOpen).map((s) => s.clusterId))],
+    onChange: (listener) => registry.onChange(listener),
   };
 }

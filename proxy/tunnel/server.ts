@@ -16,14 +16,16 @@ import {
   TUNNEL_HEARTBEAT_MS,
   unauthorizedTunnels,
 } from '../../src/domain/tunnel-credentials';
-import { parseHandshake, type HandshakeRefusal } from './handshake';
+import { DRIVER_TLS } from '../mesos/upstreams';
+import { DriverTunnels, type DriverSession } from './driver-tunnels';
+import { parseHandshake, type DriverModuleName, type HandshakeRefusal } from './handshake';
 import type { TunnelMetrics } from './metrics';
 import type { TunnelRegistry } from './registry';
-import { DEFAULT_LIMITS, TunnelSession, type SessionLimits } from './session';
+import { DEFAULT_LIMITS, TunnelSession, type DriverParams, type SessionLimits } from './session';
 
 export const TUNNEL_CONNECT_PATH = '/bcsapi/v1/websocket/connect';
 
-/** Tunnels one cluster may hold open in one process (agent replicas, and reconnects before a dead tunnel is noticed). */
+/** Tunnels one cluster may hold open in one process per module (agent or driver replicas, and reconnects before a dead tunnel is noticed). */
 export const MAX_TUNNELS_PER_CLUSTER = 8;
 
 /** Largest websocket message accepted from an agent: a 1 MiB Data payload plus its header. */
@@ -53,12 +55,14 @@ function websocketShape(req: IncomingMessage): string | undefined {
  * `GET /bcsapi/v1/websocket/connect`: a cluster's kube agent opens a reverse tunnel, authorised by the
  * cluster's register token, and the gateway then reaches the cluster's apiserver through it. The
  * credential the agent brings is stored sealed while the tunnel lives; revoking or rotating the
- * register token, or deleting the cluster, closes the cluster's tunnels.
+ * register token, or deleting the cluster, closes the cluster's tunnels. Mesos and k8s drivers open
+ * tunnels the same way, and the driver passthrough reaches them through those (`DriverTunnels`): they
+ * bring no credential, so nothing of theirs is stored, and they are served by the process holding them.
  */
 export class TunnelServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TUNNEL_MESSAGE, perMessageDeflate: false, clientTracking: false });
   /** Digest of the register token each session was opened with, for revocation. */
-  private readonly tokenDigests = new WeakMap<TunnelSession, string>();
+  private readonly tokenDigests = new WeakMap<TunnelSession | DriverSession, string>();
   private readonly rechecks: NodeJS.Timeout;
   private readonly heartbeats: NodeJS.Timeout;
   /** This process, in the rows it stores: a crashed process's rows are told apart by their stale heartbeat. */
@@ -72,6 +76,8 @@ export class TunnelServer {
     /** How often every tunnel's register token is checked again (an expiring token ends its tunnels). */
     recheckMs = 60_000,
     heartbeatMs = TUNNEL_HEARTBEAT_MS,
+    /** Driver tunnels, shared with the driver passthrough (the composition root passes the one it uses). */
+    readonly drivers: DriverTunnels = new DriverTunnels(DRIVER_TLS, 15_000),
   ) {
     this.rechecks = setInterval(() => void this.recheck(), recheckMs);
     this.rechecks.unref();
@@ -103,7 +109,7 @@ export class TunnelServer {
     if ('status' in parsed) return fail(parsed);
     let clusterId: string;
     try {
-      clusterId = await authorizeTunnel(this.rt.context(), parsed.clusterId, parsed.registerToken);
+      clusterId = await authorizeTunnel(this.rt.context(), parsed.clusterId, parsed.registerToken, parsed.module);
     } catch (err) {
       if (err instanceof UnauthenticatedError) return fail({ status: 401, message: 'failed authentication' });
       if (err instanceof ForbiddenError) return fail({ status: 403, message: err.message });
@@ -112,10 +118,20 @@ export class TunnelServer {
       return fail({ status: 503, message: 'the gateway cannot check this tunnel right now (store unavailable); retry shortly' });
     }
     if (socket.destroyed) return;
-    if (this.registry.sessionsOf(clusterId).filter((s) => s.isOpen).length >= MAX_TUNNELS_PER_CLUSTER) {
-      return fail({ status: 429, message: `cluster already has ${MAX_TUNNELS_PER_CLUSTER} tunnels open to this gateway; retry later` });
+    const open = parsed.module === 'kube-agent' ? this.registry.sessionsOf(clusterId).filter((s) => s.isOpen) : this.drivers.sessionsOf(parsed.module, clusterId);
+    if (open.length >= MAX_TUNNELS_PER_CLUSTER) {
+      return fail({ status: 429, message: `cluster already has ${MAX_TUNNELS_PER_CLUSTER} ${parsed.module} tunnels open to this gateway; retry later` });
     }
     const digest = registerTokenDigest(parsed.registerToken);
+    if (parsed.module !== 'kube-agent') {
+      const { module, params } = parsed;
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        const session = new TunnelSession<DriverParams>(clusterId, params, info.remoteAddress, ws, this.limits, this.metrics, this.rt.logger, (s, reason) => this.driverClosed(s, reason));
+        this.tokenDigests.set(session, digest);
+        this.registerDriver(module, session);
+      });
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new TunnelSession(clusterId, parsed.params, info.remoteAddress, ws, this.limits, this.metrics, this.rt.logger, (s, reason) => this.closed(s, reason));
       this.tokenDigests.set(session, digest);
@@ -142,6 +158,21 @@ export class TunnelServer {
     }
     // Closed while its credential was being stored: that removal may have run before the row existed.
     if (!session.isOpen && !this.registry.newest(clusterId)) await this.forgetCredential(session);
+  }
+
+  /** A driver's tunnel is routed to at once; it brought no credential, so nothing is stored. */
+  private registerDriver(module: DriverModuleName, session: DriverSession): void {
+    this.metrics.sessions += 1;
+    this.metrics.connected();
+    this.drivers.add(module, session);
+    this.rt.logger.info({ clusterId: session.clusterId, module, driver: session.params.address, from: session.agentAddress }, 'driver tunnel connected');
+  }
+
+  private driverClosed(session: DriverSession, reason: string): void {
+    if (!this.drivers.all().includes(session)) return;
+    this.metrics.sessions -= 1;
+    this.drivers.remove(session);
+    this.rt.logger.info({ clusterId: session.clusterId, driver: session.params.address, reason }, 'driver tunnel closed');
   }
 
   private storeCredential(session: TunnelSession): Promise<void> {
@@ -195,7 +226,7 @@ export class TunnelServer {
   /** A register token revoked or rotated, or the cluster deleted: its tunnels opened with an old token close. */
   onChange(kind: ChangeKind, key: string): void {
     if (kind !== 'credential' && kind !== 'cluster') return;
-    const sessions = this.registry.sessionsOf(key).filter((s) => s.isOpen);
+    const sessions = [...this.registry.sessionsOf(key), ...this.drivers.ofCluster(key)].filter((s) => s.isOpen);
     if (sessions.length) void this.recheck(sessions);
   }
 
@@ -203,7 +234,7 @@ export class TunnelServer {
    * Closes the tunnels whose register token is no longer the cluster's active one. Runs on every change
    * to the cluster and periodically for all tunnels, which is how an expiring token (TTL) ends them.
    */
-  async recheck(sessions: readonly TunnelSession[] = this.registry.all().filter((s) => s.isOpen)): Promise<void> {
+  async recheck(sessions: readonly (TunnelSession | DriverSession)[] = [...this.registry.all(), ...this.drivers.all()].filter((s) => s.isOpen)): Promise<void> {
     const pairs = sessions.flatMap((s) => {
       const digest = this.tokenDigests.get(s);
       return digest ? [{ session: s, clusterId: s.clusterId, digest }] : [];
@@ -221,7 +252,7 @@ export class TunnelServer {
   stop(): void {
     clearInterval(this.rechecks);
     clearInterval(this.heartbeats);
-    for (const s of this.registry.all()) s.close(1001, 'gateway shutting down');
+    for (const s of [...this.registry.all(), ...this.drivers.all()]) s.close(1001, 'gateway shutting down');
     this.wss.close();
   }
 }

@@ -23,15 +23,22 @@ export interface SessionLimits {
 
 export const DEFAULT_LIMITS: SessionLimits = { pingIntervalMs: 5_000, readTimeoutMs: 60_000, connBufferBytes: 256 * 1024, stallMs: 15_000, maxConns: 1024 };
 
-/** What the agent brought in its handshake, opened for use (never logged). */
-export interface TunnelParams {
-  /** `https://host:port` as the agent sent it. */
+/** What a session needs of its handshake: the only address the gateway asks the other end to dial. */
+export interface DialTarget {
+  /** `http(s)://host:port` as the agent or driver sent it. */
   address: string;
-  /** `host:port`: the only address the gateway asks the agent to dial. */
+  /** `host:port` of `address`. */
   hostPort: string;
+}
+
+/** What the agent brought in its handshake, opened for use (never logged). */
+export interface TunnelParams extends DialTarget {
   userToken: string;
   caCertPem: string;
 }
+
+/** A Mesos or k8s driver brings only the address its API listens on. */
+export type DriverParams = DialTarget;
 
 /** Message ids: a per-process counter from a random start, as the original. */
 let nextMessageId = crypto.randomInt(1, 1 << 30);
@@ -46,7 +53,7 @@ let nextMessageId = crypto.randomInt(1, 1 << 30);
  * connection (its stream ends with an error) and the websocket resumes: one stalled `logs -f` can hold
  * the others back for at most `stallMs` and never grows memory past its buffer plus one frame.
  */
-export class TunnelSession implements VirtualConnHost {
+export class TunnelSession<P extends DialTarget = TunnelParams> implements VirtualConnHost {
   readonly connectedAt = new Date();
   private readonly conns = new Map<number, VirtualConn>();
   private readonly stalled = new Map<VirtualConn, NodeJS.Timeout>();
@@ -59,14 +66,14 @@ export class TunnelSession implements VirtualConnHost {
 
   constructor(
     readonly clusterId: string,
-    readonly params: TunnelParams,
+    readonly params: P,
     /** Where the agent connected from, for operators. */
     readonly agentAddress: string,
     private readonly ws: WebSocket,
     private readonly limits: SessionLimits,
     private readonly metrics: TunnelMetrics,
     private readonly logger: Logger,
-    private readonly onClose: (session: TunnelSession, reason: string) => void,
+    private readonly onClose: (session: TunnelSession<P>, reason: string) => void,
   ) {
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('ping', () => (this.lastHeard = Date.now()));

@@ -1,7 +1,7 @@
 import { ref } from '@mikro-orm/core';
 import { digestsEqual, sha256Hex } from '../crypto/tokens';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
-import { Cluster, RegisterToken, TunnelCredential } from '../store/entities';
+import { Cluster, RegisterToken, TunnelCredential, type ClusterType } from '../store/entities';
 import { commitWithChange } from './changes';
 import type { DomainContext } from './context';
 import { caFingerprint } from './credentials';
@@ -29,12 +29,23 @@ export interface TunnelCredentialInput {
 /** The same answer for an unknown cluster and a wrong token: a tunnel handshake must not probe for cluster ids. */
 const FAILED = 'failed authentication';
 
+/** Who opens a tunnel: a cluster's kube agent, or one of its Mesos or k8s drivers. */
+export type TunnelClient = 'kube-agent' | 'mesos-driver' | 'k8s-driver';
+
+/** The cluster types each client serves. */
+const SERVES: Record<TunnelClient, { types: readonly ClusterType[]; what: string }> = {
+  'kube-agent': { types: ['k8s'], what: 'kube-agent tunnels serve k8s clusters only' },
+  'mesos-driver': { types: ['mesos'], what: 'mesos-driver tunnels serve mesos clusters only' },
+  'k8s-driver': { types: ['k8s', 'tke'], what: 'k8s-driver tunnels serve k8s and tke clusters only' },
+};
+
 /**
- * Checks an agent's tunnel handshake: the cluster exists, is a Kubernetes cluster, and the token is its
+ * Checks a tunnel handshake: the cluster exists, is of a type the client serves, and the token is its
  * active register token (the check `PUT /rest/clusters/{id}/credentials` makes). Returns the cluster's
- * canonical id; the token authorises that cluster only.
+ * canonical id; the token authorises that cluster only. Drivers name the cluster by its BCS id, which
+ * is this gateway's cluster id (the original mapped it through `bcs_cluster_infos`).
  */
-export async function authorizeTunnel(ctx: DomainContext, clusterId: string, registerToken: string): Promise<string> {
+export async function authorizeTunnel(ctx: DomainContext, clusterId: string, registerToken: string, client: TunnelClient = 'kube-agent'): Promise<string> {
   const cluster = await ctx.em.findOne(Cluster, { id: clusterId });
   if (!cluster) throw new UnauthenticatedError(FAILED, { reason: 'CLUSTER_NOT_FOUND' });
   try {
@@ -43,7 +54,8 @@ export async function authorizeTunnel(ctx: DomainContext, clusterId: string, reg
     if (err instanceof UnauthenticatedError) throw new UnauthenticatedError(FAILED, err.details);
     throw err;
   }
-  if (cluster.clusterType !== 'k8s') throw new ForbiddenError(`cluster ${cluster.id} is not a Kubernetes cluster; kube-agent tunnels serve k8s clusters only`);
+  const serves = SERVES[client];
+  if (!serves.types.includes(cluster.clusterType)) throw new ForbiddenError(`cluster ${cluster.id} is a ${cluster.clusterType} cluster; ${serves.what}`);
   return cluster.id;
 }
 

@@ -1,7 +1,7 @@
 /**
- * Applies an RbacPlan to one cluster through its stored credentials (direct mode), with
- * @kubernetes/client-node. Unlike the original (§8.3) the TLS name verified is always `kubernetes`,
- * as the proxy does, and every request has a timeout.
+ * Applies an RbacPlan to one cluster with @kubernetes/client-node: through its stored credentials
+ * (direct mode), or through the credential and tunnel its agent brought. Unlike the original (§8.3) the
+ * TLS name verified is always `kubernetes`, as the proxy does, and every request has a timeout.
  */
 import {
   KubeConfig,
@@ -13,7 +13,9 @@ import {
   type ResponseContext,
   type V1ClusterRole,
 } from '@kubernetes/client-node';
+import type { Duplex } from 'node:stream';
 import type { ClusterSecrets } from '../domain/credentials';
+import { DialledHttpsAgent } from '../tunnel/dialled-agents';
 import { planRbac, type ExistingRbac, type Grant, type RbacPlan } from './plan';
 import { LABEL_CRB_USER, LABEL_RB_USER, LABEL_ROLE_TEMPLATE, type TemplateCatalog } from '../domain/role-templates';
 
@@ -22,6 +24,8 @@ export type RbacCredentials = Pick<ClusterSecrets, 'serverAddresses' | 'caCertDa
 export interface ApplyOptions {
   /** Per-request timeout; 10 s by default. */
   timeoutMs?: number;
+  /** Connections through the cluster's agent tunnel instead of TCP dials (the address is the one the agent registered). */
+  dial?: (url: URL) => Duplex;
 }
 
 export interface ObjectRef {
@@ -80,6 +84,8 @@ export class RbacClient {
     readonly server: string,
     private readonly api: RbacAuthorizationV1Api,
     private readonly timeoutMs: number,
+    /** Set when the cluster is reached through its tunnel: replaces client-node's per-request TCP agent. */
+    private readonly agent?: DialledHttpsAgent,
   ) {}
 
   static async connect(creds: RbacCredentials, opts: ApplyOptions = {}): Promise<{ client: RbacClient; existing: ExistingRbac }> {
@@ -87,10 +93,11 @@ export class RbacClient {
     if (!creds.serverAddresses.length) throw new Error('cluster has no server addresses');
     let lastErr: unknown;
     for (const server of creds.serverAddresses) {
-      const client = new RbacClient(server, kubeConfigFor(creds, server).makeApiClient(RbacAuthorizationV1Api), timeoutMs);
+      const client = new RbacClient(server, kubeConfigFor(creds, server).makeApiClient(RbacAuthorizationV1Api), timeoutMs, opts.dial && tunnelAgent(creds, server, opts.dial));
       try {
         return { client, existing: await client.listOwned() };
       } catch (err) {
+        client.close();
         // An HTTP answer (401, 403, ...) means the address works; only transport failures move on.
         if (httpCode(err) !== undefined) throw err;
         lastErr = err;
@@ -108,11 +115,18 @@ export class RbacClient {
     const timeout: ObservableMiddleware = {
       pre: (ctx: RequestContext) => {
         ctx.setSignal(AbortSignal.timeout(ms));
+        // Runs after client-node has set its own agent for the request (authentication comes first).
+        if (this.agent) ctx.setAgent(this.agent);
         return new Observable(Promise.resolve(ctx));
       },
       post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
     };
     return { middleware: [timeout], middlewareMergeStrategy: 'append' };
+  }
+
+  /** Closes the connections kept for this sync (through a tunnel they hold virtual connections open). */
+  close(): void {
+    this.agent?.destroy();
   }
 
   /** Our ClusterRoles, ClusterRoleBindings and RoleBindings (all namespaces), selected by our labels. */
@@ -190,6 +204,15 @@ export class RbacClient {
   }
 }
 
+/**
+ * TLS over the tunnel, verified as a dialled connection is: the cluster CA, server name `kubernetes`.
+ * Kept alive for the sync's requests, so one sync opens one or two virtual connections, not one per object.
+ */
+function tunnelAgent(creds: RbacCredentials, server: string, dial: (url: URL) => Duplex): DialledHttpsAgent {
+  const url = new URL(server);
+  return new DialledHttpsAgent(() => dial(url), { keepAlive: true, maxSockets: 4, ca: creds.caCertData, servername: 'kubernetes', rejectUnauthorized: true });
+}
+
 /** List what is ours, plan against the desired grants, apply. */
 export async function syncClusterRbac(
   creds: RbacCredentials,
@@ -197,6 +220,10 @@ export async function syncClusterRbac(
   opts: ApplyOptions & { catalog?: TemplateCatalog } = {},
 ): Promise<{ plan: RbacPlan; result: ApplyResult }> {
   const { client, existing } = await RbacClient.connect(creds, opts);
-  const plan = planRbac(grants, existing, opts.catalog);
-  return { plan, result: await client.apply(plan) };
+  try {
+    const plan = planRbac(grants, existing, opts.catalog);
+    return { plan, result: await client.apply(plan) };
+  } finally {
+    client.close();
+  }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { ChangeFeedFollower } from '../domain/change-feed';
 import { findCredential, openCredential } from '../domain/credentials';
+import { findTunnelCredential } from '../domain/tunnel-credentials';
 import { grantsForCluster, toPlannerGrant } from '../domain/rbac-grants';
 import { claimSyncLease, readSyncStatus, recordSyncOutcome, type RbacChanges, type RbacSyncStatusView } from '../domain/rbac-sync-status';
 import { loadCatalog } from '../domain/rbac-templates';
@@ -10,7 +11,8 @@ import type { DomainContext } from '../domain/context';
 import type { Runtime } from '../runtime';
 import { isStoreUnavailable } from '../store/outage';
 import { Cluster, ClusterCredential, type GrantSource } from '../store/entities';
-import { errMessage, RbacClient } from './apply';
+import type { TunnelRoutes } from '../tunnel/routes';
+import { errMessage, RbacClient, type ApplyOptions, type RbacCredentials } from './apply';
 import type { RbacMetrics } from './metrics';
 import { planRbac, type RbacPlan } from './plan';
 
@@ -30,6 +32,17 @@ export interface ReconcilerOptions {
   /** How often other processes' grant changes are looked for in the change feed. */
   feedPollMs?: number;
   metrics?: RbacMetrics;
+  /**
+   * Agent tunnels this process holds: a cluster with one is pushed through it, with the credential it
+   * brought (as the /tunnels proxy reaches it), even when it has no reported credential.
+   */
+  tunnels?: TunnelRoutes;
+}
+
+/** How a sync reaches a cluster: its credential, and the tunnel's dialler when it goes through one. */
+interface Transport {
+  creds: RbacCredentials;
+  dial?: ApplyOptions['dial'];
 }
 
 interface ClusterState {
@@ -63,7 +76,7 @@ export class RbacReconciler {
   private timer: NodeJS.Timeout | undefined;
   private feed: ChangeFeedFollower | undefined;
   private stopped = false;
-  private readonly opts: Required<Omit<ReconcilerOptions, 'metrics'>> & Pick<ReconcilerOptions, 'metrics'>;
+  private readonly opts: Required<Omit<ReconcilerOptions, 'metrics' | 'tunnels'>> & Pick<ReconcilerOptions, 'metrics' | 'tunnels'>;
 
   constructor(
     private readonly rt: Runtime,
@@ -90,6 +103,11 @@ export class RbacReconciler {
       this.opts.feedPollMs,
     );
     await this.feed.start();
+    // A tunnel's credential row also announces a 'credential' change; this covers a tunnel whose row
+    // another tunnel of the cluster already wrote (a replica, a reconnect), which announces nothing.
+    this.opts.tunnels?.onChange((clusterId, connected) => {
+      if (connected) void this.request(clusterId, 'tunnel');
+    });
     this.timer = setInterval(() => void this.requestAll('periodic'), this.opts.intervalMs);
     this.timer.unref();
     void this.requestAll('startup');
@@ -106,14 +124,19 @@ export class RbacReconciler {
     await Promise.allSettled([...this.states.values()].map((s) => s.running));
   }
 
-  /** Every cluster that has credentials (the others cannot be reached). */
+  /** Every cluster that has credentials or a tunnel in this process (the others cannot be reached). */
   async requestAll(trigger: string): Promise<void> {
     try {
-      const creds = await this.rt.orm.em.fork().find(ClusterCredential, {}, { fields: ['cluster'] });
-      for (const c of creds) void this.request(c.cluster.id, trigger);
+      for (const id of await this.pushableClusters()) void this.request(id, trigger);
     } catch (err) {
       if (!this.rt.storeHealth.report(err)) this.rt.logger.warn({ err, trigger }, 'RBAC sync: cannot list clusters; the next reconcile tries again');
     }
+  }
+
+  /** Clusters this process can push to: reported credentials, or a live tunnel here. */
+  async pushableClusters(): Promise<string[]> {
+    const creds = await this.rt.orm.em.fork().find(ClusterCredential, {}, { fields: ['cluster'] });
+    return [...new Set([...creds.map((c) => c.cluster.id), ...(this.opts.tunnels?.connected() ?? [])])];
   }
 
   /** Schedules a sync of one cluster; resolves once a sync that started after this call has ended. */
@@ -144,16 +167,25 @@ export class RbacReconciler {
   async dryRun(clusterId: string): Promise<RbacDryRun> {
     const ctx = this.rt.context();
     if (!(await ctx.em.findOne(Cluster, { id: clusterId }, { fields: ['id'] }))) throw new NotFoundError('cluster', clusterId);
-    const cred = await findCredential(ctx, clusterId);
-    if (!cred) throw new NotFoundError('credentials', clusterId, `cluster ${clusterId} has no credentials: RBAC cannot be applied to it`);
-    const { client, plan } = await this.planFor(ctx, cred, clusterId);
+    const transport = await this.transportFor(ctx, clusterId);
+    if (!transport) throw new NotFoundError('credentials', clusterId, `cluster ${clusterId} has no credentials and no agent tunnel here: RBAC cannot be applied to it`);
+    const { client, plan } = await this.planFor(ctx, transport, clusterId);
+    client.close();
     return { clusterId, server: client.server, plan };
   }
 
+  /** A live tunnel in this process first (as the /tunnels proxy), else the reported credential. */
+  private async transportFor(ctx: DomainContext, clusterId: string): Promise<Transport | undefined> {
+    const tunnel = this.opts.tunnels?.route(clusterId);
+    if (tunnel) return { creds: { ...tunnel.secrets, clusterId }, dial: tunnel.dial };
+    const cred = await findCredential(ctx, clusterId);
+    return cred ? { creds: { ...openCredential(ctx, cred), clusterId } } : undefined;
+  }
+
   /** Reads the cluster's grants and our objects in it, and plans; shared by sync and dry run. */
-  private async planFor(ctx: DomainContext, cred: ClusterCredential, clusterId: string): Promise<{ client: RbacClient; plan: RbacPlan }> {
+  private async planFor(ctx: DomainContext, transport: Transport, clusterId: string): Promise<{ client: RbacClient; plan: RbacPlan }> {
     const [grants, catalog] = await Promise.all([grantsForCluster(ctx.em, clusterId, this.opts.sources), loadCatalog(ctx.em)]);
-    const { client, existing } = await RbacClient.connect({ ...openCredential(ctx, cred), clusterId }, { timeoutMs: this.opts.requestTimeoutMs });
+    const { client, existing } = await RbacClient.connect(transport.creds, { timeoutMs: this.opts.requestTimeoutMs, dial: transport.dial });
     return { client, plan: planRbac(grants.map(toPlannerGrant), existing, catalog) };
   }
 
@@ -213,6 +245,12 @@ export class RbacReconciler {
     if (this.stopped) return;
     const ctx = this.rt.context();
     const log = this.rt.logger.child({ clusterId, trigger });
+    const transport = await this.transportFor(ctx, clusterId);
+    if (!transport && (await findTunnelCredential(ctx, clusterId))) {
+      // Reachable only through a tunnel another gateway process holds: that process pushes it.
+      log.debug('RBAC sync: the cluster is reached through a tunnel another gateway process holds');
+      return;
+    }
     if (!(await claimSyncLease(ctx.em, clusterId, this.owner, ctx.now(), LEASE_MS))) {
       // Another replica is syncing it; look again shortly in case it started before this change.
       log.debug('RBAC sync: another gateway process holds the lease');
@@ -220,16 +258,15 @@ export class RbacReconciler {
       return;
     }
     const at = ctx.now();
-    const cred = await findCredential(ctx, clusterId);
-    if (!cred) {
+    if (!transport) {
       await recordSyncOutcome(ctx.em, clusterId, this.owner, { trigger, at, result: 'skipped', error: 'no credentials reported for this cluster yet' });
       this.opts.metrics?.observe('skipped', 0);
       return;
     }
     const previous = await readSyncStatus(ctx.em, clusterId);
     try {
-      const { client, plan } = await this.planFor(ctx, cred, clusterId);
-      const result = await client.apply(plan);
+      const { client, plan } = await this.planFor(ctx, transport, clusterId);
+      const result = await client.apply(plan).finally(() => client.close());
       const changes: RbacChanges = { rolesCreated: result.rolesCreated, rolesUpdated: result.rolesUpdated, created: result.created, removed: result.removed };
       const ok = result.failed.length === 0;
       const nextRetryAt = ok ? null : this.retryLater(clusterId, previous.consecutiveFailures + 1);

@@ -5,7 +5,7 @@ import { readSyncStatus } from '../domain/rbac-sync-status';
 import { UnavailableError } from '../errors';
 import type { RbacAccess } from './access';
 import type { Runtime } from '../runtime';
-import { ClusterCredential } from '../store/entities';
+import type { TunnelRoutes } from '../tunnel/routes';
 import { RbacMetrics } from './metrics';
 import { RbacReconciler } from './reconciler';
 import { RbacSubscription, subscriptionUrl, type AuthRbacData } from './subscription';
@@ -21,7 +21,7 @@ export interface RbacSync {
  * RBAC's sources and sync for one API process: the config file's grants (`turn_on_conf`), the
  * permission subscription (`turn_on_auth`), and the reconciler that pushes grants to clusters.
  */
-export async function startRbacSync(rt: Runtime, registry: Registry): Promise<RbacSync> {
+export async function startRbacSync(rt: Runtime, registry: Registry, tunnels?: TunnelRoutes): Promise<RbacSync> {
   const { rbac } = rt.config;
   const sources = activeGrantSources(rbac);
   const log = rt.logger.child({ component: 'rbac' });
@@ -32,7 +32,7 @@ export async function startRbacSync(rt: Runtime, registry: Registry): Promise<Rb
     if (outcome.added || outcome.removed) log.info({ added: outcome.added, removed: outcome.removed }, 'config-file grants (rbac_data) updated');
   }
 
-  const reconciler = rbac.syncEnabled ? new RbacReconciler(rt, { intervalMs: rbac.reconcileIntervalSeconds * 1000, sources, metrics: new RbacMetrics(registry) }) : undefined;
+  const reconciler = rbac.syncEnabled ? new RbacReconciler(rt, { intervalMs: rbac.reconcileIntervalSeconds * 1000, sources, metrics: new RbacMetrics(registry), tunnels }) : undefined;
   await reconciler?.start();
 
   let subscription: RbacSubscription | undefined;
@@ -78,10 +78,7 @@ async function applyEvent(rt: Runtime, reconciler: RbacReconciler | undefined, e
   const outcome = await applySubscriptionEvent(ctx, event, grantedBy);
   if ('skipped' in outcome || !reconciler) return;
   let clusters = outcome.clusters;
-  if (clusters === '*') {
-    const creds = await ctx.em.find(ClusterCredential, {}, { fields: ['cluster'] });
-    clusters = creds.map((c) => c.cluster.id);
-  }
+  if (clusters === '*') clusters = await reconciler.pushableClusters();
   await Promise.all(clusters.map((id) => reconciler.request(id, 'subscription', 0)));
   const failed: string[] = [];
   for (const id of clusters) {

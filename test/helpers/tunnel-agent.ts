@@ -7,19 +7,21 @@ export interface TunnelAgentOptions {
   gatewayUrl: string;
   clusterId: string;
   registerToken: string;
-  /** What the agent reports in its params. */
+  /** What the agent reports in its params (a driver reports only its address). */
   address: string;
-  userToken: string;
-  caPem: string;
+  userToken?: string;
+  caPem?: string;
   module?: string;
+  /** Where a Connect for `host:port` really goes (a driver reporting an address only it can reach); as named by default. */
+  dialTo?: (hostPort: string) => { host: string; port: number };
   /** CA of the gateway's TLS listener. */
   gatewayCa?: string;
   /** Overrides of the handshake headers (undefined removes one). */
   headers?: Record<string, string | undefined>;
 }
 
-export const tunnelParams = (p: { address: string; userToken: string; caPem: string }): string =>
-  Buffer.from(JSON.stringify({ address: p.address, userToken: p.userToken, caCert: Buffer.from(p.caPem).toString('base64') })).toString('base64');
+export const tunnelParams = (p: { address: string; userToken?: string; caPem?: string }): string =>
+  Buffer.from(JSON.stringify({ address: p.address, userToken: p.userToken, caCert: p.caPem === undefined ? undefined : Buffer.from(p.caPem).toString('base64') })).toString('base64');
 
 export function handshakeHeaders(o: TunnelAgentOptions): Record<string, string> {
   const headers: Record<string, string | undefined> = {
@@ -46,7 +48,10 @@ export class TunnelAgent {
   private id = 1000;
   closeInfo?: { code: number; reason: string };
 
-  private constructor(ws: WebSocket) {
+  private constructor(
+    ws: WebSocket,
+    private readonly dialTo?: TunnelAgentOptions['dialTo'],
+  ) {
     this.ws = ws;
     ws.on('message', (data) => this.onMessage(data as Buffer));
     ws.on('close', (code, reason) => {
@@ -61,7 +66,7 @@ export class TunnelAgent {
     const url = `${o.gatewayUrl.replace(/^http/, 'ws')}/bcsapi/v1/websocket/connect`;
     const ws = new WebSocket(url, { headers: handshakeHeaders(o), ca: o.gatewayCa, handshakeTimeout: 10_000 });
     return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new TunnelAgent(ws)));
+      ws.once('open', () => resolve(new TunnelAgent(ws, o.dialTo)));
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
@@ -92,7 +97,7 @@ export class TunnelAgent {
     const { proto, address } = parseConnectPayload(m.payload);
     this.connects.push(`${proto}/${address}`);
     const i = address.lastIndexOf(':');
-    const socket = net.connect({ host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) });
+    const socket = net.connect(this.dialTo?.(address) ?? { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) });
     this.conns.set(m.connId, socket);
     socket.on('data', (c: Buffer) => this.send({ connId: m.connId, type: MessageType.Data, payload: c }));
     socket.on('error', (err) => {

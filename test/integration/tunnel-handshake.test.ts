@@ -56,10 +56,13 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses bad handshakes with a real status before any upgrade, naming what is wrong', async () => {
-      const forbidden = await refusal({ module: 'mesos-driver' });
+      const forbidden = await refusal({ module: 'bogus' });
       assert.equal(forbidden.status, 403);
-      assert.match(forbidden.body, /only kube-agent/);
-      assert.equal((await refusal({ module: 'bogus' })).status, 403);
+      assert.match(forbidden.body, /unknown tunnel module/);
+      // A driver's module is known, but this cluster is not a mesos cluster.
+      const notMesos = await refusal({ module: 'mesos-driver' });
+      assert.equal(notMesos.status, 403);
+      assert.match(notMesos.body, /mesos-driver tunnels serve mesos clusters only/);
       const missing = await refusal({ headers: { 'BCS-API-Tunnel-ClusterId': undefined } });
       assert.equal(missing.status, 400);
       assert.match(missing.body, /missing header BCS-API-Tunnel-ClusterId/);

@@ -20,7 +20,7 @@ describe('tunnel handshake headers', () => {
     assert.ok(!('status' in v6));
     assert.equal(v6.params.hostPort, '[fd00::1]:6443');
     const noPort = parseHandshake(base('https://10.96.0.1'));
-    assert.ok(!('status' in noPort));
+    assert.ok(!('status' in noPort) && noPort.module === 'kube-agent');
     assert.equal(noPort.params.hostPort, '10.96.0.1:443');
     assert.equal(noPort.params.caCertPem, caPem);
   });
@@ -38,9 +38,27 @@ describe('tunnel handshake headers', () => {
     assert.doesNotMatch(badCa.message, /secret-token/);
   });
 
-  it('refuses other modules with 403 and missing headers with 400', () => {
-    const driver = parseHandshake(base('https://a:1', { 'BCS-API-Tunnel-Module': 'mesosdriver' }));
-    assert.ok('status' in driver && driver.status === 403);
+  it('reads driver handshakes in both spellings, needing only an http(s) address', () => {
+    const driverOnly = (module: string, address: unknown): ReturnType<typeof parseHandshake> =>
+      parseHandshake(req({ 'BCS-API-Tunnel-Module': module, 'BCS-API-Tunnel-ClusterId': 'BCS-MESOS-1', 'BCS-API-Tunnel-Token': 'rt', 'BCS-API-Tunnel-Params': Buffer.from(JSON.stringify({ address })).toString('base64') }));
+    for (const [module, canonical] of [['mesos-driver', 'mesos-driver'], ['mesosdriver', 'mesos-driver'], ['k8s-driver', 'k8s-driver'], ['k8sdriver', 'k8s-driver']]) {
+      const r = driverOnly(module!, 'http://10.0.0.5:31000');
+      assert.ok(!('status' in r), module);
+      assert.equal(r.module, canonical);
+      assert.deepEqual(r.params, { address: 'http://10.0.0.5:31000', hostPort: '10.0.0.5:31000' });
+    }
+    const https = driverOnly('mesosdriver', 'https://10.0.0.5');
+    assert.ok(!('status' in https));
+    assert.equal(https.params.hostPort, '10.0.0.5:443');
+    for (const address of ['ftp://10.0.0.5:1', 'http://10.0.0.5:1/mesosdriver', '', 7]) {
+      const r = driverOnly('mesos-driver', address);
+      assert.ok('status' in r && r.status === 400 && /"address"/.test(r.message), String(address));
+    }
+  });
+
+  it('refuses unknown modules with 403 and missing headers with 400', () => {
+    const unknown = parseHandshake(base('https://a:1', { 'BCS-API-Tunnel-Module': 'docker' }));
+    assert.ok('status' in unknown && unknown.status === 403);
     const missing = parseHandshake(req({ 'BCS-API-Tunnel-Module': 'kube-agent' }));
     assert.ok('status' in missing && missing.status === 400 && /ClusterId/.test(missing.message));
   });

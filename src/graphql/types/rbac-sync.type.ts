@@ -73,7 +73,7 @@ export class RbacSyncStatusObject {
   @Field(() => SyncResultEnum, { nullable: true, description: 'Null: never synced.' })
   result!: SyncResultEnum | null;
 
-  @Field(() => String, { nullable: true, description: 'grant-change, periodic, manual, retry, startup or credentials.' })
+  @Field(() => String, { nullable: true, description: 'grant-change, periodic, manual, retry, startup, credentials, tunnel (an agent tunnel connected) or subscription.' })
   trigger!: string | null;
 
   @Field(() => Date, { nullable: true })
