@@ -87,7 +87,6 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
   };
   if (s.problems.length) throw new ConfigError(s.problems);
 
-  const { unusedKeys, ignoredKeys } = leftoverKeys(file.raw, s.usedKeys);
-  unusedKeys.push(...inert);
+  const { unusedKeys, ignoredKeys } = leftoverKeys(file.raw, s.usedKeys, inert);
   return { ...config, ignoredKeys, unusedKeys, warnings: configWarnings(opts.file, file.duplicates, unusedKeys, ignoredKeys) };
 }
