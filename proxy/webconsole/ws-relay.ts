@@ -116,6 +116,11 @@ export class WebSocketRelay {
     backend.once('open', () => {
       settled = true;
       socket.off('close', clientGone);
+      if (socket.destroyed) {
+        // The client left while the console answered: ws would drop the handshake without calling back.
+        backend.terminate();
+        return done({ status: 499, bytesIn: 0, bytesOut: 0, error: 'client went away' });
+      }
       this.chosen.set(req, { protocol: backend.protocol, setCookie });
       this.wss.handleUpgrade(req, socket, head, (client) => {
         let bytesIn = 0;
