@@ -73,7 +73,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   // Who may call /bcsapi routes and what for: one decision for the driver, module and console routes.
   const access = new BcsapiAccess(rt, principals, new GrantAccess(rt));
   const drivers = new DriverPassthrough(rt, access, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes);
-  const webconsole = new WebConsole(rt, access, metrics, auditLog, opts.ownAddresses);
+  const webconsole = new WebConsole(rt, access, metrics, auditLog, streams, opts.ownAddresses);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));

@@ -8,6 +8,7 @@ import { sendEnvelopeError } from '../mesos/envelope';
 import type { BcsapiAccess } from '../shared/bcsapi-access';
 import type { ProxyMetrics } from '../shared/metrics';
 import type { ProxyPrincipal } from '../shared/principal-cache';
+import type { OpenStreams } from '../shared/streams';
 import { ConsoleHttp } from './http-forward';
 import { ConsoleNetworks } from './networks';
 import { refuseUpgrade } from './refuse';
@@ -19,7 +20,7 @@ const METRIC_TYPE = 'mesos_webconsole';
 const PARAMETERS_INVALID = 1405007;
 
 type Admission =
-  | { ok: true; target: ConsoleTarget; principal: ProxyPrincipal; cluster: string; hostIp: string }
+  | { ok: true; target: ConsoleTarget; principal: ProxyPrincipal; cluster: string; hostIp: string; /** A gateway token (not a JWT): revocation ends the session. */ revocable: boolean }
   | { ok: false; status: number; code: number; message: string; headers?: Record<string, string>; principal?: ProxyPrincipal; cluster?: string; hostIp?: string };
 
 /** What the original's ws dialer would refuse; checked before anything is dialled for it. */
@@ -35,6 +36,7 @@ function badHandshake(req: IncomingMessage): string | undefined {
  * to the console proxy on `host_ip`. The original asked nothing of the caller and dialled any host; here
  * the caller needs exec rights on the cluster (`BCS-ClusterID` header or `cluster_id` parameter), and
  * `host_ip` must be an address inside `webconsole.allowed_networks`. Everything is checked before any dial.
+ * Revoking the caller's token, or disabling them, ends their open console sessions as it ends exec ones.
  */
 export class WebConsole {
   private readonly networks: ConsoleNetworks;
@@ -48,6 +50,7 @@ export class WebConsole {
     private readonly access: BcsapiAccess,
     private readonly metrics: ProxyMetrics,
     private readonly auditLog: AuditLog,
+    private readonly streams: OpenStreams,
     ownAddresses?: string[],
   ) {
     this.networks = new ConsoleNetworks(rt.config.webconsole.allowedNetworks, ownAddresses);
@@ -77,7 +80,7 @@ export class WebConsole {
     if (!target) return { ok: false, status: 400, code: PARAMETERS_INVALID, message: 'the request path may not contain dot segments or encoded separators', principal, cluster, hostIp };
     const refused = await this.access.authorizeExec(principal, cluster);
     if (refused) return { ...refused, principal, cluster, hostIp };
-    return { ok: true, target, principal, cluster, hostIp: host.address };
+    return { ok: true, target, principal, cluster, hostIp: host.address, revocable: caller.token !== undefined };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
@@ -99,7 +102,21 @@ export class WebConsole {
       refuseUpgrade(socket, admission.status, admission.code, admission.message, admission.headers);
       return this.record(req, info, started, admission, { status: admission.status, bytesOut: 0 }, true);
     }
-    this.ws.relay(req, socket, head, admission.target, forwardedFor(req, info), (end) => this.record(req, info, started, admission, end, true));
+    let untrack = (): void => undefined;
+    this.ws.relay(
+      req,
+      socket,
+      head,
+      admission.target,
+      forwardedFor(req, info),
+      (end) => {
+        untrack();
+        this.record(req, info, started, admission, end, true);
+      },
+      (end) => {
+        if (admission.revocable) untrack = this.streams.track(admission.principal, end);
+      },
+    );
   }
 
   private record(req: IncomingMessage, info: RequestInfo, started: number, a: Admission, end: { status: number; bytesOut: number; bytesIn?: number; error?: string }, upgrade = false): void {

@@ -74,7 +74,8 @@ export class WebSocketRelay {
     });
   }
 
-  relay(req: IncomingMessage, socket: Duplex, head: Buffer, target: ConsoleTarget, forwarded: { for: string; proto: string }, done: (end: RelayEnd) => void): void {
+  /** `opened` gets a function that ends the session from our side (the caller's token was revoked). */
+  relay(req: IncomingMessage, socket: Duplex, head: Buffer, target: ConsoleTarget, forwarded: { for: string; proto: string }, done: (end: RelayEnd) => void, opened?: (end: () => void) => void): void {
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const headers: Record<string, string> = { 'x-forwarded-for': forwarded.for, 'x-forwarded-proto': forwarded.proto };
     if (typeof req.headers.origin === 'string') headers['origin'] = req.headers.origin;
@@ -133,6 +134,10 @@ export class WebSocketRelay {
         };
         client.once('close', closed);
         backend.once('close', closed);
+        opened?.(() => {
+          client.close(1008, 'the credential of this session is no longer valid');
+          backend.close(1001, 'the client session was ended by the gateway');
+        });
       });
     });
   }

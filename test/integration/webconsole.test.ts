@@ -7,8 +7,8 @@ import { createProxy, type ProxySurfaces } from '../../proxy';
 import { authenticate } from '../../src/domain/auth';
 import { createCluster } from '../../src/domain/clusters';
 import { createGrant } from '../../src/domain/rbac-grants';
-import { issueToken } from '../../src/domain/tokens';
-import { createUser } from '../../src/domain/users';
+import { issueToken, revokeToken } from '../../src/domain/tokens';
+import { createUser, findUserByName } from '../../src/domain/users';
 import { requestListener, upgradeListener } from '../../src/http/server';
 import { createRegistry } from '../../src/metrics';
 import { startTestRuntime, type TestRuntime } from '../helpers/app';
@@ -139,6 +139,16 @@ for (const dialect of DIALECTS) {
       ws.close(4002, 'user left');
       await waitFor('the console to see the close', () => fake.closes.length === 1);
       assert.deepEqual(fake.closes[0], { code: 4002, reason: 'user left' });
+    });
+
+    it("ends an open console session when its token is revoked", async () => {
+      const issued = await issueToken(t.rt.context(), undefined, (await findUserByName(t.rt.context(), 'alice'))!, {});
+      const ws = open('host_ip=127.0.0.1', { authorization: `Bearer ${issued.secret}`, 'BCS-ClusterID': CLUSTER });
+      await opened(ws);
+      const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+      await revokeToken(t.rt.context(), await authenticate(t.rt.context().em, admin, new Date()), issued.token.id);
+      assert.equal(await closed, 1008);
+      await waitFor('the console side to close', () => fake.closes.length === 1);
     });
 
     it('proxies plain HTTP on the same route, the cluster in the cluster_id parameter', async () => {
