@@ -10,6 +10,7 @@ import { handleAdmissionWebhookRoute, isAdmissionWebhookRoute } from './webhooks
 import { AdmissionWebhookRunner } from './webhooks/runner';
 import { ChangeFeedFollower } from '../src/domain/change-feed';
 import { ProxyMetrics } from './shared/metrics';
+import { BcsapiAccess } from './shared/bcsapi-access';
 import { GrantAccess } from './shared/grant-access';
 import { PrincipalCache } from './shared/principal-cache';
 import { OpenStreams } from './shared/streams';
@@ -20,6 +21,7 @@ import { DriverTunnels } from './tunnel/driver-tunnels';
 import { tunnelRoutes, type TunnelRoutes } from './tunnel/routes';
 import { DRIVER_TLS } from './mesos/upstreams';
 import { TunnelServer } from './tunnel/server';
+import { WebConsole } from './webconsole/console';
 import type { SessionLimits } from './tunnel/session';
 
 export interface ProxySurfaces {
@@ -43,6 +45,8 @@ export interface ProxyOptions {
   tunnelRecheckMs?: number;
   /** How often tunnel rows' heartbeats are refreshed and dead processes' rows pruned (tests shorten it). */
   tunnelHeartbeatMs?: number;
+  /** The gateway's own addresses, which the web console refuses to dial (default: every interface's). */
+  ownAddresses?: string[];
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
@@ -75,8 +79,10 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       const ctx = rt.context();
       return handleAdmissionWebhookRoute(rt, method, uri, body, await authenticate(ctx.em, token, ctx.now()));
     });
-  const grants = new GrantAccess(rt);
-  const drivers = new DriverPassthrough(rt, principals, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, grants, opts.admission ?? runner, webhookRoutes, driverTunnels);
+  // Who may call /bcsapi routes and what for: one decision for the driver, module and console routes.
+  const access = new BcsapiAccess(rt, principals, new GrantAccess(rt));
+  const drivers = new DriverPassthrough(rt, access, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes, driverTunnels);
+  const webconsole = new WebConsole(rt, access, metrics, auditLog, streams, opts.ownAddresses);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
@@ -84,11 +90,11 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     tunnelServer.onChange(kind, key);
     streams.onChange(kind, key);
     if (kind === 'webhook') runner?.invalidate();
-    if (kind === 'rbac') grants.invalidate();
+    access.onChange(kind, key);
   });
   await feed.start();
   return {
-    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts()],
+    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts(), webconsole.mount()],
     tunnels,
     tunnelRoutes: routes,
     driverTunnels,
@@ -97,6 +103,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       tunnelServer.stop();
       tunnel.stop();
       drivers.stop();
+      await webconsole.stop();
       auditLog.flush();
       runner?.close();
     },

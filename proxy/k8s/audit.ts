@@ -18,6 +18,8 @@ export interface AuditEvent {
   bytesOut: number;
   durationMs: number;
   upgrade?: string;
+  /** The host a request was relayed to when the caller chose it (the web console's `host_ip`). */
+  target?: string;
   sourceIp: string;
   error?: string;
 }

@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
-import { bearerFrom } from '../../src/domain/auth';
 import { isGatewayError } from '../../src/errors';
 import type { DriverDiscovery, DriverModule } from '../../src/discovery/types';
 import { readBody } from '../../src/http/respond';
@@ -11,8 +10,9 @@ import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../../src/
 import type { AuditLog } from '../k8s/audit';
 import { isIndexLikeName, overHeaderBudget } from '../shared/header-budget';
 import type { ProxyMetrics } from '../shared/metrics';
-import type { GrantAccess } from '../shared/grant-access';
-import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
+import type { BcsapiAccess } from '../shared/bcsapi-access';
+import { isIdentityHeader } from '../shared/bcsapi-caller';
+import type { ProxyPrincipal } from '../shared/principal-cache';
 import type { AdmissionRunner } from '../webhooks/types';
 import type { DriverTunnels } from '../tunnel/driver-tunnels';
 import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
@@ -77,21 +77,20 @@ export function safeUri(rest: string): string | undefined {
 
 /**
  * `/bcsapi/v4/scheduler/mesos/{uri}` and `/bcsapi/v4/scheduler/k8s/{uri}`: the original's passthrough to
- * Mesos and k8s drivers connected through a driver tunnel, else found in ZooKeeper (upstreams.ts).
- * Unlike the original it needs a super user's gateway token, returns the driver's own status and content
- * type, retries a refused connection once on another driver, applies a deadline, and runs admission
- * webhooks on Mesos writes before forwarding.
+ * Mesos and k8s drivers connected through a driver tunnel, else found in ZooKeeper (upstreams.ts). Unlike the original every caller is identified and checked
+ * against the original's rule table and the grants (proxy/shared/bcsapi-access.ts); it
+ * returns the driver's own status and content type, retries a refused connection once on another
+ * driver, applies a deadline, and runs admission webhooks on Mesos writes before forwarding.
  */
 export class DriverPassthrough {
   private readonly upstreams: DriverUpstreams;
 
   constructor(
     private readonly rt: Runtime,
-    private readonly principals: PrincipalCache,
+    private readonly access: BcsapiAccess,
     private readonly metrics: ProxyMetrics,
     private readonly auditLog: AuditLog,
     private readonly discovery: DriverDiscovery,
-    private readonly grants: GrantAccess,
     private readonly admission?: AdmissionRunner,
     private readonly webhookRoutes?: WebhookRouteHandler,
     tunnels?: DriverTunnels,
@@ -130,32 +129,12 @@ export class DriverPassthrough {
     if (!surface.methods.has(method)) return sendEnvelopeError(res, 405, CODES.badRequest, `method ${method} is not allowed here`, { allow: [...surface.methods].join(', ') });
     const tooLarge = overHeaderBudget(req.rawHeaders);
     if (tooLarge !== undefined) return sendEnvelopeError(res, 431, CODES.badRequest, tooLarge);
-    const token = bearerFrom(req.headers.authorization);
-    let auth;
-    try {
-      auth = await this.principals.authenticate(token);
-    } catch (err) {
-      return this.storeUnavailable(res, err);
-    }
-    if (!auth.ok) return sendEnvelopeError(res, 401, CODES.unauthorized, auth.message);
-    principal = auth.principal;
     clusterId = String(req.headers['bcs-clusterid'] ?? '').trim() || undefined;
-    if (!principal.isSuperUser) {
-      // Checked before the body is read: a caller without access costs us no buffering.
-      if (!clusterId) return sendEnvelopeError(res, 400, CODES.missingHeader, "http header BCS-ClusterID can't be empty");
-      let allowed: boolean;
-      try {
-        allowed = await this.grants.allows(principal, clusterId, method);
-      } catch (err) {
-        if (this.rt.storeHealth.report(err)) return this.storeUnavailable(res, err);
-        this.rt.logger.warn({ err }, 'cannot read grants for the driver passthrough');
-        return sendEnvelopeError(res, 503, CODES.internal, 'permissions cannot be checked right now', RETRY_AFTER);
-      }
-      if (!allowed) {
-        const need = method === 'GET' ? 'a cluster-wide grant' : 'a cluster-wide grant whose template allows writes';
-        return sendEnvelopeError(res, 403, CODES.forbidden, `user ${principal.userName} needs ${need} on cluster ${clusterId} for ${method} through the driver passthrough`);
-      }
-    }
+    // Checked before the body is read: a caller without access costs us no buffering.
+    const decision = await this.access.authorize(req, { module: surface.module === 'mesosdriver' ? 'mesos' : 'k8s', method, uri: (req.url ?? '').slice(surface.prefix.length), clusterId });
+    principal = decision.principal;
+    if (!decision.ok) return sendEnvelopeError(res, decision.status, decision.code, decision.message, decision.headers);
+    const token = decision.token;
 
     const uri = safeUri((req.url ?? '').slice(surface.prefix.length));
     if (uri === undefined) return sendEnvelopeError(res, 400, CODES.badRequest, 'the request path may not contain dot segments or encoded separators');
@@ -179,7 +158,8 @@ export class DriverPassthrough {
     if (surface.module === 'mesosdriver' && this.webhookRoutes) {
       let served;
       try {
-        served = await this.webhookRoutes(method, pathOf(uri), body, token!);
+        // A JWT caller has no gateway token: the webhook routes then refuse it as anonymous.
+        served = await this.webhookRoutes(method, pathOf(uri), body, token ?? '');
       } catch (err) {
         return this.storeUnavailable(res, err);
       }
@@ -222,7 +202,7 @@ export class DriverPassthrough {
     // headers, never these (the same order as the tunnel; see proxy/shared/header-budget.ts).
     const headers: http.OutgoingHttpHeaders = { 'content-type': contentType ?? 'application/json', 'content-length': body.length };
     // Pseudo-headers of an HTTP/2 request are not headers; Node would also refuse them as HTTP/1.1 names.
-    for (const [name, value] of Object.entries(req.headers)) if (!DROP_REQUEST.has(name) && name.charCodeAt(0) !== 58 && !isIndexLikeName(name) && value !== undefined) headers[name] = value;
+    for (const [name, value] of Object.entries(req.headers)) if (!DROP_REQUEST.has(name) && !isIdentityHeader(name) && name.charCodeAt(0) !== 58 && !isIndexLikeName(name) && value !== undefined) headers[name] = value;
     headers.accept ??= 'application/json';
     const timeoutMs = this.rt.config.mesos.timeoutSeconds * 1000;
 

@@ -47,6 +47,13 @@ export interface Config {
   readonly clientTls?: { certFile: string; keyFile: string };
   /** Port of the Mesos web console proxy (`consoleproxy_port` / `mesos_webconsole_proxy_port`). */
   readonly consoleProxyPort?: number;
+  /** The Mesos web console: which `host_ip` values may be dialled (CIDRs; undefined: the private ranges). */
+  readonly webconsole: { allowedNetworks?: string[] };
+  /**
+   * The BlueKing API gateway's public key (`bkiam_auth.apigw_rsa_file`, PEM, read at start): `X-Bkapi-JWT`
+   * is accepted on `/bcsapi/*` only when it is set.
+   */
+  readonly apigwJwtKey?: { file: string; pem: string };
   /** URL this gateway is reached at, written into generated kubeconfigs. */
   readonly publicUrl?: string;
   readonly database: DatabaseConfig;

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors';
 import { readBootstrapUsers, readRbac } from './access';
 import { decideAutoTls } from './auto-tls';
 import type { Config } from './config';
+import { readBcsapiSettings } from './bcsapi';
 import { readListeners } from './listeners';
 import { readLogLevel } from './logging';
 import { readConfigFile, type ConfigFile } from './read-file';
@@ -47,6 +48,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     plain: listeners.plain,
   });
   if (autoTls.problem) s.problems.push(autoTls.problem);
+  const { inert, ...bcsapi } = readBcsapiSettings(s, cwd);
 
   const config: Omit<Config, 'ignoredKeys' | 'unusedKeys' | 'warnings'> = {
     dataDir,
@@ -54,6 +56,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     autoTls: autoTls.autoTls,
     publicUrl,
     consoleProxyPort: s.get('consoleProxyPort', port),
+    ...bcsapi,
     database: readDatabase(s, dataDir),
     encryption: readEncryption(s, dataDir, cwd),
     bootstrapUsers: readBootstrapUsers(s),
@@ -84,6 +87,6 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
   };
   if (s.problems.length) throw new ConfigError(s.problems);
 
-  const { unusedKeys, ignoredKeys } = leftoverKeys(file.raw, s.usedKeys);
+  const { unusedKeys, ignoredKeys } = leftoverKeys(file.raw, s.usedKeys, inert);
   return { ...config, ignoredKeys, unusedKeys, warnings: configWarnings(opts.file, file.duplicates, unusedKeys, ignoredKeys) };
 }

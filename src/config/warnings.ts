@@ -6,13 +6,16 @@ import { collectLeafKeys, isAliasKey, type Raw } from './settings';
 
 const under = (key: string, prefix: string): boolean => key === prefix || key.startsWith(`${prefix}.`);
 
-/** Sorts the file's keys that no setting read: the original's (accepted, no effect) and unknown ones. */
-export function leftoverKeys(raw: Raw, usedKeys: Set<string>): { unusedKeys: string[]; ignoredKeys: string[] } {
+/**
+ * Sorts the file's keys that no setting read: the original's (accepted, no effect) and unknown ones.
+ * `inert` keys were read but another key switched them off: they count as the original's unused keys.
+ */
+export function leftoverKeys(raw: Raw, usedKeys: Set<string>, inert: readonly string[] = []): { unusedKeys: string[]; ignoredKeys: string[] } {
   const unusedKeys: string[] = [];
   const ignoredKeys: string[] = [];
   for (const key of collectLeafKeys(raw)) {
     // A spelling of a setting that is used, blank, or shadowed by another spelling or an environment variable.
-    if (usedKeys.has(key) || isAliasKey(key)) continue;
+    if (!inert.includes(key) && (usedKeys.has(key) || isAliasKey(key))) continue;
     if (KNOWN_UNUSED.some((u) => under(key, u))) unusedKeys.push(key);
     else ignoredKeys.push(key);
   }

@@ -142,16 +142,16 @@ describe('Mesos and k8s driver passthrough', () => {
     assert.match(((await off.json()) as { message: string }).message, /ZooKeeper discovery is not configured/);
   });
 
-  it('needs a super user token', async () => {
+  it('needs a gateway token, and a grant for a normal user', async () => {
     const anon = await fetch(`${url}/bcsapi/v4/scheduler/mesos/cluster/resources`, { headers: { 'BCS-ClusterID': 'BCS-MESOS-10001' } });
     assert.equal(anon.status, 401);
     assert.equal(((await anon.json()) as { code: number }).code, 1405059);
     const normal = await call('/bcsapi/v4/scheduler/mesos/cluster/resources', { token: alice });
     assert.equal(normal.status, 403);
-    assert.match(((await normal.json()) as { message: string }).message, /alice needs a cluster-wide grant on cluster BCS-MESOS-10001/);
+    assert.match(((await normal.json()) as { message: string }).message, /alice needs a grant on cluster BCS-MESOS-10001/);
   });
 
-  it('lets a normal user in by cluster-wide grants: any grant reads, a writing template writes, namespace grants do not count', async () => {
+  it('lets a normal user in by grants: any grant reads, a writing template writes, a namespace grant only in its namespace', async () => {
     const d = await fakeDriver('d1', seen);
     drivers.push(d.server);
     discovery.servers.set('mesosdriver/BCS-MESOS-10001', [d.info]);
@@ -162,7 +162,7 @@ describe('Mesos and k8s driver passthrough', () => {
     const get = (cluster = 'BCS-MESOS-10001') => call('/bcsapi/v4/scheduler/mesos/cluster/resources', { token: alice, cluster });
     const post = () => call('/bcsapi/v4/scheduler/mesos/namespaces/ns1/applications', { token: alice, method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
 
-    const nsOnly = await createGrant(ctx(), actor, { subjectKind: 'User', subjectName: 'alice', clusterId: 'BCS-MESOS-10001', scope: 'namespace', namespace: 'ns1', template: 'cluster-manage' });
+    const nsOnly = await createGrant(ctx(), actor, { subjectKind: 'User', subjectName: 'alice', clusterId: 'BCS-MESOS-10001', scope: 'namespace', namespace: 'ns2', template: 'cluster-manage' });
     assert.equal((await get()).status, 403);
     const readonly = await createGrant(ctx(), actor, { subjectKind: 'User', subjectName: 'alice', clusterId: 'BCS-MESOS-10001', scope: 'cluster', template: 'cluster-readonly' });
     assert.equal((await get()).status, 200);

@@ -74,6 +74,7 @@ describe("the original's documented bcs-api.yaml", () => {
     assert.deepEqual(c.bootstrapUsers, [{ name: 'admin', isSuperUser: true, groups: [], tokens: ['admin-token-from-the-file'] }]);
     assert.deepEqual([c.rbac.turnOnRbac, c.rbac.turnOnAuth, c.rbac.turnOnConf], [false, false, false]);
     assert.equal(c.consoleProxyPort, 8083);
+    assert.equal(c.apigwJwtKey, undefined);
     assert.deepEqual(c.ignoredKeys, []);
     assert.deepEqual(c.unusedKeys, [
       'edition',
@@ -81,7 +82,8 @@ describe("the original's documented bcs-api.yaml", () => {
       'log_config.log_dir', 'log_config.log_max_size', 'log_config.log_max_num', 'log_config.logtostderr', 'log_config.alsologtostderr',
       'log_config.stderrthreshold', 'log_config.vmodule', 'log_config.log_backtrace_at',
       'process_config.pid_dir',
-      'bkiam_auth.auth', 'bkiam_auth.apigw_rsa_file', 'bkiam_auth.auth_token_sync_time', 'bkiam_auth.bkiam_auth_host',
+      // bkiam_auth.auth: false is read: it leaves the API gateway's key (and so X-Bkapi-JWT) off, as in the original.
+      'bkiam_auth.apigw_rsa_file', 'bkiam_auth.auth_token_sync_time', 'bkiam_auth.bkiam_auth_host',
       'bkiam_auth.bkiam_auth_system_id', 'bkiam_auth.bkiam_auth_scope_id', 'bkiam_auth.bkiam_auth_zookeeper', 'bkiam_auth.bkiam_auth_token_whitelist',
     ]);
     assert.equal(c.warnings.length, 2, 'the duplicate and the unused keys: one line each');
