@@ -1,11 +1,15 @@
 import type { Registry } from 'prom-client';
 import { AuditLog } from './k8s/audit';
-import type { DriverDiscovery } from '../src/discovery/types';
+import type { DriverDiscovery, ServiceDiscovery } from '../src/discovery/types';
 import type { Mount } from '../src/http/types';
 import type { Runtime } from '../src/runtime';
 import { TunnelProxy } from './k8s/tunnel-proxy';
 import { authenticate } from '../src/domain/auth';
 import { DriverPassthrough, type WebhookRouteHandler } from './mesos/passthrough';
+import { createModuleAccess } from './services/module-access';
+import { ModulePassthrough } from './services/passthrough';
+import { ModuleUpstream } from './services/upstream';
+import { upstreamTls } from './shared/upstream-tls';
 import { handleAdmissionWebhookRoute, isAdmissionWebhookRoute } from './webhooks/routes';
 import { AdmissionWebhookRunner } from './webhooks/runner';
 import { ChangeFeedFollower } from '../src/domain/change-feed';
@@ -30,6 +34,8 @@ export interface ProxySurfaces {
 export interface ProxyOptions {
   /** Mesos/k8s driver discovery; without it the driver routes say ZooKeeper is not configured. */
   discovery?: DriverDiscovery;
+  /** Module discovery (storage, netservice, …); without it the module routes say ZooKeeper is not configured. */
+  modules?: ServiceDiscovery;
   admission?: AdmissionRunner;
   webhookRoutes?: WebhookRouteHandler;
   /** Agent tunnel keepalive and flow-control bounds, and how often register tokens are checked again (tests shorten them). */
@@ -40,9 +46,10 @@ export interface ProxyOptions {
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
+const NO_MODULES: ServiceDiscovery = { servers: () => [], state: () => 'disabled' };
 
 /**
- * The proxy half: the Kubernetes tunnel and the driver passthrough over the shared store. One
+ * The proxy half: the Kubernetes tunnel, the driver passthrough and the module passthroughs over the shared store. One
  * principal cache and one change-feed follower serve every surface.
  */
 export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOptions = {}): Promise<ProxySurfaces> {
@@ -68,6 +75,12 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     });
   const grants = new GrantAccess(rt);
   const drivers = new DriverPassthrough(rt, principals, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, grants, opts.admission ?? runner, webhookRoutes);
+  const moduleUpstream = new ModuleUpstream({
+    connectTimeoutMs: rt.config.modules.connectTimeoutSeconds * 1000,
+    responseTimeoutMs: rt.config.modules.responseTimeoutSeconds * 1000,
+    tls: upstreamTls(rt.config),
+  });
+  const modules = new ModulePassthrough(metrics, auditLog, opts.modules ?? NO_MODULES, createModuleAccess(rt, principals, grants), moduleUpstream);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
@@ -79,13 +92,14 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   });
   await feed.start();
   return {
-    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts()],
+    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts(), ...modules.mounts()],
     tunnels,
     stop: async () => {
       feed.stop();
       tunnelServer.stop();
       tunnel.stop();
       drivers.stop();
+      await moduleUpstream.close();
       auditLog.flush();
       runner?.close();
     },

@@ -45,7 +45,7 @@ export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () =>
   if (rt.config.metrics.onMainListener) mounts.push(metricsMount(registry));
   const stops: (() => Promise<void>)[] = [];
   if (role !== 'api') {
-    const proxy = await createProxy(rt, registry, { discovery });
+    const proxy = await createProxy(rt, registry, { discovery, modules: discovery });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
   }

@@ -14,6 +14,8 @@ import { isIndexLikeName, overHeaderBudget } from '../shared/header-budget';
 import type { ProxyMetrics } from '../shared/metrics';
 import type { GrantAccess } from '../shared/grant-access';
 import type { PrincipalCache, ProxyPrincipal } from '../shared/principal-cache';
+import { safeUri } from '../shared/safe-uri';
+import { upstreamTls } from '../shared/upstream-tls';
 import type { AdmissionRunner } from '../webhooks/types';
 import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
 
@@ -58,22 +60,6 @@ const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
 const RETRY_AFTER = { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) };
 
-/** The driver-relative URI: no dot segments or encoded separators, so it cannot leave `/<driver>/v4/`. */
-export function safeUri(rest: string): string | undefined {
-  const q = rest.indexOf('?');
-  const path = q < 0 ? rest : rest.slice(0, q);
-  for (const seg of path.split('/')) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(seg);
-    } catch {
-      return undefined;
-    }
-    if (decoded === '.' || decoded === '..' || (/[/\\]/.test(decoded) && decoded !== seg) || /[\u0000-\u001f]/.test(decoded)) return undefined;
-  }
-  return rest;
-}
-
 function shuffled<T>(items: T[]): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i -= 1) {
@@ -91,7 +77,7 @@ function shuffled<T>(items: T[]): T[] {
  */
 export class DriverPassthrough {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly httpsAgent: https.Agent;
 
   constructor(
     private readonly rt: Runtime,
@@ -102,7 +88,9 @@ export class DriverPassthrough {
     private readonly grants: GrantAccess,
     private readonly admission?: AdmissionRunner,
     private readonly webhookRoutes?: WebhookRouteHandler,
-  ) {}
+  ) {
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...upstreamTls(rt.config) });
+  }
 
   mounts(): Mount[] {
     return SURFACES.map((s) => ({ prefix: s.prefix, handler: (req, res, info) => this.handle(s, req, res, info) }));
