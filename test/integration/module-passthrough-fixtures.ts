@@ -1,4 +1,7 @@
 import http from 'node:http';
+import type { Writable } from 'node:stream';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 export interface Reply {
   status: number;
@@ -30,4 +33,26 @@ export function send(base: string, method: string, path: string, headers: Record
 export function envelopeOf(r: Reply): { result: unknown; code: unknown; data: unknown } {
   const { result, code, data } = JSON.parse(r.body) as Record<string, unknown>;
   return { result, code, data };
+}
+
+/** Writes `size` bytes of `chunk` copies, waiting for `drain` whenever the stream asks to, then ends it. */
+export function pump(out: Writable, size: number, chunk: Buffer): void {
+  let sent = 0;
+  const more = (): void => {
+    while (sent < size) {
+      sent += chunk.length;
+      if (!out.write(chunk)) return void out.once('drain', more);
+    }
+    out.end();
+  };
+  more();
+}
+
+/**
+ * A full garbage collection in this process (the runner starts Node without --expose-gc): readings taken
+ * right after it count the buffers still held, not streamed chunks V8 has yet to free.
+ */
+export function fullGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
 }
