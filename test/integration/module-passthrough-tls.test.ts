@@ -75,4 +75,11 @@ describe('/bcsapi/v4 module passthroughs to https modules', () => {
     assert.deepEqual(envelopeOf(res), { result: false, code: 1405053, data: null });
     assert.equal(clientNames.length, 1, 'no request reached the untrusted module');
   });
+
+  it("counts requests under the original's type labels", async () => {
+    const text = (await send(gw.url, 'GET', '/metrics', {})).body;
+    assert.match(text, /^bcs_api_request_count_total\{type="net_service",method="GET"\} [1-9]/m);
+    assert.match(text, /^bcs_api_request_err_count_total\{type="cluster_keeper",method="GET"\} [1-9]/m);
+    assert.match(text, /^bcs_api_proxy_upstream_errors_total\{reason="tls"\} [1-9]/m);
+  });
 });
