@@ -49,8 +49,8 @@ const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disable
 const NO_MODULES: ServiceDiscovery = { servers: () => [], state: () => 'disabled' };
 
 /**
- * The proxy half: the Kubernetes tunnel, the driver passthrough and the module passthroughs over the shared store. One
- * principal cache and one change-feed follower serve every surface.
+ * The proxy half: the Kubernetes tunnel, the driver passthrough and the module passthroughs over the
+ * shared store. One principal cache and one change-feed follower serve every surface.
  */
 export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOptions = {}): Promise<ProxySurfaces> {
   const principals = new PrincipalCache(rt);
