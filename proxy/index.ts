@@ -1,11 +1,15 @@
 import type { Registry } from 'prom-client';
 import { AuditLog } from './k8s/audit';
-import type { DriverDiscovery } from '../src/discovery/types';
+import type { DriverDiscovery, ServiceDiscovery } from '../src/discovery/types';
 import type { Mount } from '../src/http/types';
 import type { Runtime } from '../src/runtime';
 import { TunnelProxy } from './k8s/tunnel-proxy';
 import { authenticate } from '../src/domain/auth';
 import { DriverPassthrough, type WebhookRouteHandler } from './mesos/passthrough';
+import { createModuleAccess } from './services/module-access';
+import { ModulePassthrough } from './services/passthrough';
+import { ModuleUpstream } from './services/upstream';
+import { upstreamTls } from './shared/upstream-tls';
 import { handleAdmissionWebhookRoute, isAdmissionWebhookRoute } from './webhooks/routes';
 import { AdmissionWebhookRunner } from './webhooks/runner';
 import { ChangeFeedFollower } from '../src/domain/change-feed';
@@ -19,7 +23,6 @@ import { TunnelMetrics } from './tunnel/metrics';
 import { TunnelRegistry } from './tunnel/registry';
 import { DriverTunnels } from './tunnel/driver-tunnels';
 import { tunnelRoutes, type TunnelRoutes } from './tunnel/routes';
-import { DRIVER_TLS } from './mesos/upstreams';
 import { TunnelServer } from './tunnel/server';
 import { WebConsole } from './webconsole/console';
 import type { SessionLimits } from './tunnel/session';
@@ -38,6 +41,8 @@ export interface ProxySurfaces {
 export interface ProxyOptions {
   /** Mesos/k8s driver discovery; without it the driver routes say ZooKeeper is not configured. */
   discovery?: DriverDiscovery;
+  /** Module discovery (storage, netservice, …); without it the module routes say ZooKeeper is not configured. */
+  modules?: ServiceDiscovery;
   admission?: AdmissionRunner;
   webhookRoutes?: WebhookRouteHandler;
   /** Agent tunnel keepalive and flow-control bounds, and how often register tokens are checked again (tests shorten them). */
@@ -50,10 +55,11 @@ export interface ProxyOptions {
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
+const NO_MODULES: ServiceDiscovery = { servers: () => [], state: () => 'disabled' };
 
 /**
- * The proxy half: the Kubernetes tunnel and the driver passthrough over the shared store. One
- * principal cache and one change-feed follower serve every surface.
+ * The proxy half: the Kubernetes tunnel, the driver passthrough and the module passthroughs over the
+ * shared store. One principal cache and one change-feed follower serve every surface.
  */
 export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOptions = {}): Promise<ProxySurfaces> {
   const principals = new PrincipalCache(rt);
@@ -64,7 +70,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   // Agent tunnels: clusters the gateway cannot dial are reached through the websocket their agent opened.
   const tunnels = new TunnelRegistry();
   const connectTimeoutMs = rt.config.proxy.connectTimeoutSeconds * 1000;
-  const driverTunnels = new DriverTunnels(DRIVER_TLS, connectTimeoutMs);
+  const driverTunnels = new DriverTunnels(upstreamTls(rt.config), connectTimeoutMs);
   const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs, opts.tunnelHeartbeatMs, driverTunnels);
   const routes = tunnelRoutes(tunnels, connectTimeoutMs);
   const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, routes);
@@ -83,6 +89,12 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const access = new BcsapiAccess(rt, principals, new GrantAccess(rt));
   const drivers = new DriverPassthrough(rt, access, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes, driverTunnels);
   const webconsole = new WebConsole(rt, access, metrics, auditLog, streams, opts.ownAddresses);
+  const moduleUpstream = new ModuleUpstream({
+    connectTimeoutMs: rt.config.modules.connectTimeoutSeconds * 1000,
+    responseTimeoutMs: rt.config.modules.responseTimeoutSeconds * 1000,
+    tls: upstreamTls(rt.config),
+  });
+  const modules = new ModulePassthrough(metrics, auditLog, opts.modules ?? NO_MODULES, createModuleAccess(access), moduleUpstream);
   const feed = new ChangeFeedFollower(rt, (kind, key) => {
     if (kind === 'token') principals.invalidateToken(key);
     else if (kind === 'user') principals.invalidateUser(Number(key));
@@ -94,7 +106,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   });
   await feed.start();
   return {
-    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts(), webconsole.mount()],
+    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts(), ...modules.mounts(), webconsole.mount()],
     tunnels,
     tunnelRoutes: routes,
     driverTunnels,
@@ -104,6 +116,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       tunnel.stop();
       drivers.stop();
       await webconsole.stop();
+      await moduleUpstream.close();
       auditLog.flush();
       runner?.close();
     },

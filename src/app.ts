@@ -47,7 +47,7 @@ export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () =>
   const stops: (() => Promise<void>)[] = [];
   let tunnels: TunnelRoutes | undefined;
   if (role !== 'api') {
-    const proxy = await createProxy(rt, registry, { discovery });
+    const proxy = await createProxy(rt, registry, { discovery, modules: discovery });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
     tunnels = proxy.tunnelRoutes;

@@ -13,6 +13,8 @@ import type { ProxyMetrics } from '../shared/metrics';
 import type { BcsapiAccess } from '../shared/bcsapi-access';
 import { isIdentityHeader } from '../shared/bcsapi-caller';
 import type { ProxyPrincipal } from '../shared/principal-cache';
+import { safeUri } from '../shared/safe-uri';
+import { upstreamTls } from '../shared/upstream-tls';
 import type { AdmissionRunner } from '../webhooks/types';
 import type { DriverTunnels } from '../tunnel/driver-tunnels';
 import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
@@ -59,27 +61,11 @@ const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
 const RETRY_AFTER = { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) };
 
-/** The driver-relative URI: no dot segments or encoded separators, so it cannot leave `/<driver>/v4/`. */
-export function safeUri(rest: string): string | undefined {
-  const q = rest.indexOf('?');
-  const path = q < 0 ? rest : rest.slice(0, q);
-  for (const seg of path.split('/')) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(seg);
-    } catch {
-      return undefined;
-    }
-    if (decoded === '.' || decoded === '..' || (/[/\\]/.test(decoded) && decoded !== seg) || /[\u0000-\u001f]/.test(decoded)) return undefined;
-  }
-  return rest;
-}
-
 /**
  * `/bcsapi/v4/scheduler/mesos/{uri}` and `/bcsapi/v4/scheduler/k8s/{uri}`: the original's passthrough to
- * Mesos and k8s drivers connected through a driver tunnel, else found in ZooKeeper (upstreams.ts). Unlike the original every caller is identified and checked
- * against the original's rule table and the grants (proxy/shared/bcsapi-access.ts); it
- * returns the driver's own status and content type, retries a refused connection once on another
+ * Mesos and k8s drivers connected through a driver tunnel, else found in ZooKeeper (upstreams.ts).
+ * Unlike the original every caller is identified and checked against the original's rule table and the
+ * grants (proxy/shared/bcsapi-access.ts); it returns the driver's own status and content type, retries a refused connection once on another
  * driver, applies a deadline, and runs admission webhooks on Mesos writes before forwarding.
  */
 export class DriverPassthrough {
@@ -95,7 +81,7 @@ export class DriverPassthrough {
     private readonly webhookRoutes?: WebhookRouteHandler,
     tunnels?: DriverTunnels,
   ) {
-    this.upstreams = new DriverUpstreams(discovery, tunnels);
+    this.upstreams = new DriverUpstreams(discovery, upstreamTls(rt.config), tunnels);
   }
 
   mounts(): Mount[] {

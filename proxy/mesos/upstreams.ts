@@ -4,12 +4,6 @@ import { driverBaseUrl, type DriverDiscovery, type DriverModule } from '../../sr
 import type { DriverTunnels } from '../tunnel/driver-tunnels';
 import type { DriverModuleName } from '../tunnel/handshake';
 
-/**
- * TLS for https drivers, found in ZooKeeper or connected through a tunnel alike: the system's roots,
- * verified. One definition, so the two transports can never drift apart.
- */
-export const DRIVER_TLS: https.AgentOptions = {};
-
 /** Where one attempt goes: the driver's base URL and the agent that reaches it. */
 export interface DriverUpstream {
   base: string;
@@ -35,12 +29,16 @@ export function shuffled<T>(items: readonly T[]): T[] {
  */
 export class DriverUpstreams {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...DRIVER_TLS });
+  private readonly httpsAgent: https.Agent;
 
+  /** `tls`: upstreamTls(config), the same for drivers found in ZooKeeper and drivers behind a tunnel. */
   constructor(
     private readonly discovery: DriverDiscovery,
+    tls: https.AgentOptions,
     private readonly tunnels?: DriverTunnels,
-  ) {}
+  ) {
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...tls });
+  }
 
   select(module: DriverModule, clusterId: string): DriverUpstream[] {
     const tunnelled = shuffled(this.tunnels?.live(TUNNEL_MODULE[module], clusterId) ?? []).map((t): DriverUpstream => ({ base: t.base, agent: t.agent, via: 'tunnel' }));

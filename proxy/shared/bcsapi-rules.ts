@@ -27,6 +27,9 @@ const STORAGE: Rule[] = [
   r('metric/clusters/{clusterId}/namespaces/{namespace}/*/*', 'GET', 'read'),
   r('metric/clusters/{clusterId}/namespaces/{namespace}/*/*', 'PUT,DELETE', 'manage'),
   r('metric/clusters/{clusterId}', 'GET', 'read'),
+  // Watches are POSTs that only read (bcs-storage's `dynamic/watch` routes); the cluster is in the path.
+  r('dynamic/watch/containers/{clusterId}', 'POST', 'read'),
+  r('dynamic/watch/{clusterId}/*', 'POST', 'read'),
 ];
 
 // Written relative to the metric route's own path (`/bcsapi/v4/metric/{uri}`); the original's rules
@@ -116,16 +119,18 @@ function segmentsOf(uri: string): string[] | undefined {
   return out;
 }
 
-function match(rule: Rule, segs: string[]): { namespace?: string } | undefined {
+function match(rule: Rule, segs: string[]): { namespace?: string; clusterId?: string } | undefined {
   const parts = rule.pattern.split('/');
   if (parts.length !== segs.length) return undefined;
   let namespace: string | undefined;
+  let clusterId: string | undefined;
   for (const [i, part] of parts.entries()) {
     const seg = segs[i]!;
     if (part === '{namespace}') namespace = seg;
-    else if (part !== '*' && part !== '{clusterId}' && !part.split('|').includes(seg)) return undefined;
+    else if (part === '{clusterId}') clusterId = seg;
+    else if (part !== '*' && !part.split('|').includes(seg)) return undefined;
   }
-  return { namespace };
+  return { namespace, clusterId };
 }
 
 /** The value after each `clusters` (or `namespaces`) segment. */
@@ -143,7 +148,10 @@ export function accessNeeded(req: AccessRequest): AccessNeed {
   for (const rule of RULES[req.module] ?? []) {
     if (!rule.methods.includes(method)) continue;
     const found = match(rule, segs);
-    if (found) return { ok: true, access: rule.access, clusters: [...clusters], namespace: found.namespace, rule: `${req.module}: ${rule.pattern}` };
+    if (!found) continue;
+    // A rule's `{clusterId}` not after a `clusters` segment (a storage watch's) names a cluster too.
+    if (found.clusterId) clusters.add(found.clusterId);
+    return { ok: true, access: rule.access, clusters: [...clusters], namespace: found.namespace, rule: `${req.module}: ${rule.pattern}` };
   }
   // Default: one `namespaces/{ns}` pair names the namespace; two would leave it ambiguous, so none counts.
   const namespaces = valuesAfter(segs, 'namespaces');

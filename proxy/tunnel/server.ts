@@ -16,7 +16,6 @@ import {
   TUNNEL_HEARTBEAT_MS,
   unauthorizedTunnels,
 } from '../../src/domain/tunnel-credentials';
-import { DRIVER_TLS } from '../mesos/upstreams';
 import { DriverTunnels, type DriverSession } from './driver-tunnels';
 import { parseHandshake, type DriverModuleName, type HandshakeRefusal } from './handshake';
 import type { TunnelMetrics } from './metrics';
@@ -77,7 +76,7 @@ export class TunnelServer {
     recheckMs = 60_000,
     heartbeatMs = TUNNEL_HEARTBEAT_MS,
     /** Driver tunnels, shared with the driver passthrough (the composition root passes the one it uses). */
-    readonly drivers: DriverTunnels = new DriverTunnels(DRIVER_TLS, 15_000),
+    readonly drivers: DriverTunnels = new DriverTunnels({}, 15_000),
   ) {
     this.rechecks = setInterval(() => void this.recheck(), recheckMs);
     this.rechecks.unref();

@@ -45,6 +45,8 @@ export interface Config {
   readonly metrics: { listener?: ListenerConfig; onMainListener: boolean };
   /** Client certificate and key for https upstreams (`cert_config.client_cert_file`/`client_key_file`). */
   readonly clientTls?: { certFile: string; keyFile: string };
+  /** CA that https upstreams (drivers, modules) are verified against (`ca_file`); the system CAs when unset. */
+  readonly upstreamCaFile?: string;
   /** Port of the Mesos web console proxy (`consoleproxy_port` / `mesos_webconsole_proxy_port`). */
   readonly consoleProxyPort?: number;
   /** The Mesos web console: which `host_ip` values may be dialled (CIDRs; undefined: the private ranges). */
@@ -91,6 +93,11 @@ export interface Config {
   readonly zookeeperClient: { sessionTimeoutSeconds: number; auth?: { user: string; password: string } };
   /** Mesos/k8s-driver passthrough: deadline for a driver's answer. */
   readonly mesos: { timeoutSeconds: number };
+  /**
+   * `/bcsapi/v4` module passthroughs (storage, metric, netservice, clusterkeeper, detection): deadlines
+   * for the TCP/TLS connect and for the response headers (watches are exempt from the latter).
+   */
+  readonly modules: { connectTimeoutSeconds: number; responseTimeoutSeconds: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Keys found in the file that no layout knows (typos, or keys of another program). */
   readonly ignoredKeys: string[];

@@ -56,6 +56,8 @@ export const ALIASES = {
   zookeeperAuthPassword: ['zookeeper.auth_password'],
   zookeeperSessionTimeout: ['zookeeper.session_timeout_seconds'],
   mesosTimeout: ['mesos.timeout_seconds'],
+  moduleConnectTimeout: ['modules.connect_timeout_seconds'],
+  moduleResponseTimeout: ['modules.response_timeout_seconds'],
   upstreamServerName: ['proxy.upstream_server_name'],
   connectTimeout: ['proxy.connect_timeout_seconds'],
   responseTimeout: ['proxy.response_timeout_seconds'],

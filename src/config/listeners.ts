@@ -7,7 +7,7 @@ import { bool, nonEmpty, port, type SettingReader } from './settings';
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 const WILDCARD = /^(0\.0\.0\.0|::)$/;
 
-type Listeners = Pick<Config, 'tls' | 'plain' | 'allowInsecureListener' | 'metrics' | 'clientTls'>;
+type Listeners = Pick<Config, 'tls' | 'plain' | 'allowInsecureListener' | 'metrics' | 'clientTls' | 'upstreamCaFile'>;
 
 /** Reads a file path setting, resolved against cwd; a missing file is a problem named by its key. */
 function fileSetting(s: SettingReader, setting: Setting, cwd: string): string | undefined {
@@ -81,5 +81,6 @@ export function readListeners(s: SettingReader, cwd: string): Listeners {
     allowInsecureListener,
     metrics: { listener: metricsListener, onMainListener: s.get('metricsOnMainListener', bool, true) },
     clientTls: client && { certFile: client.a, keyFile: client.b },
+    upstreamCaFile: caFile,
   };
 }

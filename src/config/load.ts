@@ -83,6 +83,10 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       auth: zkUser && zkPassword ? { user: zkUser, password: zkPassword } : undefined,
     },
     mesos: { timeoutSeconds: s.get('mesosTimeout', positiveInt, 30) },
+    modules: {
+      connectTimeoutSeconds: s.get('moduleConnectTimeout', positiveInt, 5),
+      responseTimeoutSeconds: s.get('moduleResponseTimeout', positiveInt, 30),
+    },
     logLevel: readLogLevel(s),
   };
   if (s.problems.length) throw new ConfigError(s.problems);

@@ -1,10 +1,10 @@
 /**
- * Discovery when `bcs_zookeeper` is not configured: nothing is discovered, so the mesos/k8s-driver
+ * Discovery when `bcs_zookeeper` is not configured: nothing is discovered, so the driver and module
  * passthroughs can answer with a clear "not configured" error, and readiness is not held back by it.
  */
 import { EventEmitter } from 'node:events';
-import type { DiscoveryState, DriverModule, ServerInfo } from './types';
-import type { DiscoveredServer, DiscoveryHealth, DiscoveryService } from './zookeeper-discovery';
+import type { DiscoveredServer, DiscoveryHealth, DiscoveryService } from './service';
+import type { DiscoveryState, DriverModule, ServerInfo, ServiceModule } from './types';
 
 export class DisabledDiscovery extends EventEmitter implements DiscoveryService {
   start(): void {}
@@ -12,6 +12,10 @@ export class DisabledDiscovery extends EventEmitter implements DiscoveryService 
   async stop(): Promise<void> {}
 
   drivers(_module: DriverModule, _clusterId: string): ServerInfo[] {
+    return [];
+  }
+
+  servers(_module: ServiceModule): ServerInfo[] {
     return [];
   }
 

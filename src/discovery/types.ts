@@ -15,7 +15,15 @@ export interface ServerInfo {
   [key: string]: unknown;
 }
 
+/** Modules registered per cluster: `<base>/<module>/<cluster id>/<node>`. */
 export type DriverModule = 'mesosdriver' | 'kubernetedriver';
+
+/** Modules registered flat: `<base>/<module>/<node>`. */
+export type ServiceModule = 'storage' | 'metricservice' | 'netservice' | 'clusterkeeper' | 'networkdetection';
+
+export const SERVICE_MODULES: readonly ServiceModule[] = ['storage', 'metricservice', 'netservice', 'clusterkeeper', 'networkdetection'];
+
+export type DiscoveryModule = DriverModule | ServiceModule;
 
 export type DiscoveryState = 'disabled' | 'connecting' | 'connected' | 'stale';
 
@@ -26,8 +34,18 @@ export interface DriverDiscovery {
   state(): DiscoveryState;
 }
 
-/** The base URL a driver is reached at: external address when both parts are set, as the original did. */
-export function driverBaseUrl(s: ServerInfo): string {
+/** The module passthroughs' view: the same in-memory cache, flat modules. */
+export interface ServiceDiscovery {
+  /** Live servers of a flat module (ordered by node sequence); empty when none, or while entries are stale. */
+  servers(module: ServiceModule): ServerInfo[];
+  state(): DiscoveryState;
+}
+
+/** The base URL a server is reached at: external address when both parts are set, as the original did. */
+export function serverBaseUrl(s: ServerInfo): string {
   const host = s.external_ip && s.external_port ? `${s.external_ip}:${s.external_port}` : `${s.ip}:${s.port}`;
   return `${s.scheme === 'https' ? 'https' : 'http'}://${host}`;
 }
+
+/** The driver passthrough's name for `serverBaseUrl`. */
+export const driverBaseUrl = serverBaseUrl;

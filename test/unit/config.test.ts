@@ -129,6 +129,19 @@ describe('configuration loading', () => {
     assert.match(text, /log_level: /);
   });
 
+  it('reads the module passthrough deadlines and the upstream CA, and refuses bad deadlines', () => {
+    const ca = writeConfig('ca.pem', 'not parsed here');
+    const { file, dir } = writeConfig('m.yaml', ['modules:', '  connect_timeout_seconds: 2', '  response_timeout_seconds: 45', `cert_config:`, `  ca_file: ${ca.file}`].join('\n'));
+    const c = loadConfig({ file, env: {}, cwd: dir });
+    assert.deepEqual(c.modules, { connectTimeoutSeconds: 2, responseTimeoutSeconds: 45 });
+    assert.equal(c.upstreamCaFile, ca.file);
+    assert.deepEqual(loadConfig({ env: {} }).modules, { connectTimeoutSeconds: 5, responseTimeoutSeconds: 30 });
+    const bad = writeConfig('bad.yaml', 'modules:\n  connect_timeout_seconds: 0\n  response_timeout_seconds: soon\n');
+    const text = problemsOf(() => loadConfig({ file: bad.file, env: {}, cwd: bad.dir })).join('\n');
+    assert.match(text, /^modules\.connect_timeout_seconds: /m);
+    assert.match(text, /^modules\.response_timeout_seconds: /m);
+  });
+
   it('refuses a plain listener on a non-loopback address unless allowed', () => {
     const { file, dir } = writeConfig('c.yaml', 'address: 0.0.0.0\n');
     assert.match(problemsOf(() => loadConfig({ file, env: {}, cwd: dir })).join(), /clear text/);
