@@ -43,7 +43,12 @@ export class TunnelProxy {
     tunnels?: TunnelRoutes,
   ) {
     const p = rt.config.proxy;
-    const upstreamOptions = { serverName: p.upstreamServerName, connectTimeoutMs: p.connectTimeoutSeconds * 1000, healthIntervalMs: p.healthIntervalSeconds * 1000 };
+    const upstreamOptions = {
+      serverName: p.upstreamServerName,
+      connectTimeoutMs: p.connectTimeoutSeconds * 1000,
+      healthIntervalMs: p.healthIntervalSeconds * 1000,
+      idleMs: { h1: p.idleConnectionSeconds * 1000, h2: p.idleH2SessionSeconds * 1000 },
+    };
     this.clusters = new ClusterCache(rt, upstreamOptions, undefined, tunnels);
     this.deps = { principals, clusters: this.clusters, policy: { impersonateNormalUsers: rt.config.rbac.turnOnRbac } };
   }

@@ -22,7 +22,15 @@ export interface UpstreamOptions {
    * TCP dial; TLS, CA and server name are checked over it exactly as on a dialled connection.
    */
   dial?: (url: URL) => Duplex;
+  /**
+   * How long an idle HTTP/1.1 keep-alive connection (`h1`, 30 s; less if the server says so) and an
+   * HTTP/2 session with no stream (`h2`, 120 s) are kept (config `proxy.idle_connection_seconds`,
+   * `proxy.idle_h2_session_seconds`).
+   */
+  idleMs?: { h1: number; h2: number };
 }
+
+export const DEFAULT_IDLE_MS = { h1: 30_000, h2: 120_000 };
 
 interface Address {
   url: URL;
@@ -68,7 +76,7 @@ export class ClusterUpstream {
     this.h2 =
       opts.http2 === 'off'
         ? undefined
-        : new H2Pool((url) => this.tlsOptions(url), { connectTimeoutMs: opts.connectTimeoutMs, http1RetryMs: 60_000, idleMs: 120_000, pingIntervalMs: 30_000, pingTimeoutMs: 15_000 });
+        : new H2Pool((url) => this.tlsOptions(url), { connectTimeoutMs: opts.connectTimeoutMs, http1RetryMs: 60_000, idleMs: (opts.idleMs ?? DEFAULT_IDLE_MS).h2, pingIntervalMs: 30_000, pingTimeoutMs: 15_000 });
   }
 
   /** The HTTP/2 pool a request should use, or undefined for the HTTP/1.1 pool. */
@@ -78,7 +86,7 @@ export class ClusterUpstream {
 
   /**
    * The HTTP/1.1 pool of one address. Every connection verifies the cluster CA under the configured
-   * name, whatever address it dials. Idle connections are kept 30 s (less if the server says so).
+   * name, whatever address it dials. Idle connections are kept `idleMs.h1`.
    */
   h1For(url: URL): Pool {
     return this.h1Origin(url).pool;
@@ -111,7 +119,7 @@ export class ClusterUpstream {
       const connect: buildConnector.connector = this.opts.dial
         ? (_opts, callback) => this.connectThroughDial(url, callback)
         : buildConnector(this.directConnectOptions(url) as buildConnector.BuildOptions);
-      const pool = new Pool(url.origin, { connections: null, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, connect });
+      const pool = new Pool(url.origin, { connections: null, pipelining: 1, keepAliveTimeout: (this.opts.idleMs ?? DEFAULT_IDLE_MS).h1, headersTimeout: 0, bodyTimeout: 0, connect });
       origin = { pool, connect };
       this.h1Origins.set(url.origin, origin);
     }

@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log';
-import { decodeMessage, encodeMessage, EOF_REASON, errorPayload, MessageType, parseConnectPayload, TunnelWireError, type TunnelMessage } from '../tunnel/wire';
+import { decodeMessage, encodedLength, encodeMessage, encodeMessageInto, EOF_REASON, errorPayload, MessageType, parseConnectPayload, TunnelWireError, type TunnelMessage } from '../tunnel/wire';
+import { FrameBuffers } from './frame-buffers';
 import type { AgentMetrics } from './health';
 
 /** Pause the virtual connections' sockets while the websocket has this much unsent… */
@@ -38,6 +39,7 @@ export class TunnelSession {
   private readonly conns = new Map<number, VirtualConn>();
   private blockedConns = 0;
   private readonly pausedSockets = new Set<net.Socket>();
+  private readonly buffers = new FrameBuffers();
   private closed = false;
 
   constructor(
@@ -83,6 +85,19 @@ export class TunnelSession {
     this.ws.send(frame, { binary: true }, () => this.maybeResumeSockets());
   }
 
+  /** Bytes read from an apiserver socket (in the shared scratch buffer) as one Data frame. */
+  private sendData(connId: number, payload: Buffer): void {
+    if (this.closed) return;
+    const m = { id: nextMessageId++, connId, type: MessageType.Data, payload };
+    const buf = this.buffers.take(encodedLength(m, payload.length));
+    const length = encodeMessageInto(buf, m);
+    this.ws.send(buf.subarray(0, length), { binary: true }, (err) => {
+      // After an error the frame may still sit in a destroyed socket's queue: never reuse it then.
+      if (!err) this.buffers.release(buf);
+      this.maybeResumeSockets();
+    });
+  }
+
   private sendError(connId: number, reason: string): void {
     this.send(connId, MessageType.Error, errorPayload(reason));
   }
@@ -102,20 +117,17 @@ export class TunnelSession {
       this.log.warn({ proto: proto.slice(0, 20), address: address.slice(0, 100) }, 'tunnel Connect refused: not the reported apiserver');
       return this.sendError(m.connId, `connect to ${address} not allowed`);
     }
-    const socket = net.connect({ host: target.host, port: target.port });
+    const socket: net.Socket = net.connect({
+      host: target.host,
+      port: target.port,
+      onread: { buffer: this.buffers.scratch, callback: (n: number): boolean => this.onRead(m.connId, socket, n) },
+    });
     socket.setNoDelay(true);
     const conn: VirtualConn = { socket, blocked: false };
     this.conns.set(m.connId, conn);
     this.metrics.connections.inc();
     const dialTimer = setTimeout(() => socket.destroy(new Error(`dial tcp ${address}: i/o timeout`)), m.deadline > 0 ? m.deadline : DEFAULT_DIAL_TIMEOUT_MS);
     socket.once('connect', () => clearTimeout(dialTimer));
-    socket.on('data', (chunk: Buffer) => {
-      this.send(m.connId, MessageType.Data, chunk);
-      if (this.ws.bufferedAmount > WS_HIGH_WATER && !this.pausedSockets.has(socket)) {
-        socket.pause();
-        this.pausedSockets.add(socket);
-      }
-    });
     socket.on('drain', () => this.unblock(conn));
     socket.on('end', () => this.finish(m.connId, conn, EOF_REASON));
     socket.on('error', (err) => this.finish(m.connId, conn, err.message));
@@ -123,6 +135,16 @@ export class TunnelSession {
       clearTimeout(dialTimer);
       this.finish(m.connId, conn, EOF_REASON);
     });
+  }
+
+  /** `n` bytes from an apiserver socket, in the scratch buffer until this returns. */
+  private onRead(connId: number, socket: net.Socket, n: number): boolean {
+    this.sendData(connId, this.buffers.scratch.subarray(0, n));
+    if (this.ws.bufferedAmount > WS_HIGH_WATER && !this.pausedSockets.has(socket)) {
+      socket.pause();
+      this.pausedSockets.add(socket);
+    }
+    return true;
   }
 
   private onData(m: TunnelMessage): void {

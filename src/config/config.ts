@@ -85,6 +85,13 @@ export interface Config {
     /** Proxied requests in flight at once (watches and upgrades included); beyond it 429. */
     maxInflight: number;
     healthIntervalSeconds: number;
+    /**
+     * An idle keep-alive HTTP/1.1 connection to an apiserver is closed after this long. Through an agent
+     * tunnel each one also holds a virtual connection and a socket in the agent.
+     */
+    idleConnectionSeconds: number;
+    /** An HTTP/2 session to an apiserver with no stream open is closed after this long. */
+    idleH2SessionSeconds: number;
   };
   readonly zookeeper?: string;
   /** Address advertised in ZooKeeper (`local_ip`); the bound or first external address when unset. */

@@ -63,6 +63,8 @@ export const ALIASES = {
   responseTimeout: ['proxy.response_timeout_seconds'],
   maxInflight: ['proxy.max_inflight'],
   healthInterval: ['proxy.health_interval_seconds'],
+  idleConnection: ['proxy.idle_connection_seconds'],
+  idleH2Session: ['proxy.idle_h2_session_seconds'],
   logLevel: ['log_level', 'log.level'],
   logVerbosity: ['log_config.v', 'v'],
 } as const satisfies Record<string, readonly string[]>;

@@ -75,6 +75,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       responseTimeoutSeconds: s.get('responseTimeout', positiveInt, 60),
       maxInflight: s.get('maxInflight', positiveInt, 4096),
       healthIntervalSeconds: s.get('healthInterval', positiveInt, 5),
+      idleConnectionSeconds: s.get('idleConnection', positiveInt, 30),
+      idleH2SessionSeconds: s.get('idleH2Session', positiveInt, 120),
     },
     zookeeper: s.get('zookeeper', nonEmpty),
     localIp: s.get('localIp', nonEmpty),

@@ -78,15 +78,29 @@ export class TunnelWireError extends Error {
   }
 }
 
+/** Longest header a message can have: four varints of safe integers, at most 8 bytes each. */
+export const MAX_HEADER_BYTES = 32;
+
+/** Bytes `encodeMessage` writes for `m`. */
+export function encodedLength(m: { id: number; connId: number; type: MessageType; deadline?: number }, payloadLength: number): number {
+  return varintLength(m.id) + varintLength(m.connId) + varintLength(m.type) + (hasDeadline(m.type) ? varintLength(m.deadline ?? 0) : 0) + payloadLength;
+}
+
+/**
+ * Writes the message at the start of `target` (at least `encodedLength` bytes) and returns its length:
+ * a sender that reuses its buffers encodes a read straight from where it landed, with no allocation.
+ */
+export function encodeMessageInto(target: Buffer, m: Omit<TunnelMessage, 'deadline'> & { deadline?: number }): number {
+  let at = putVarint(target, 0, m.id);
+  at = putVarint(target, at, m.connId);
+  at = putVarint(target, at, m.type);
+  if (hasDeadline(m.type)) at = putVarint(target, at, m.deadline ?? 0);
+  return at + m.payload.copy(target, at);
+}
+
 export function encodeMessage(m: Omit<TunnelMessage, 'deadline'> & { deadline?: number }): Buffer {
-  const deadline = hasDeadline(m.type) ? (m.deadline ?? 0) : undefined;
-  const headerLength = varintLength(m.id) + varintLength(m.connId) + varintLength(m.type) + (deadline === undefined ? 0 : varintLength(deadline));
-  const buf = Buffer.allocUnsafe(headerLength + m.payload.length);
-  let at = putVarint(buf, 0, m.id);
-  at = putVarint(buf, at, m.connId);
-  at = putVarint(buf, at, m.type);
-  if (deadline !== undefined) at = putVarint(buf, at, deadline);
-  m.payload.copy(buf, at);
+  const buf = Buffer.allocUnsafe(encodedLength(m, m.payload.length));
+  encodeMessageInto(buf, m);
   return buf;
 }
 

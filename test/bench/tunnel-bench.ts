@@ -8,7 +8,9 @@
  * watch through tunnels, and whether virtual connections and memory come back to idle after the load.
  * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_LOG_MIB (64), BENCH_STREAMS
  * (log bodies per path per round, 2), BENCH_TUNNELS (200), BENCH_WATCHES (1000); BENCH_GATEWAY_NODE_ARGS
- * (e.g. --cpu-prof) as in bench:proxy. Progress goes to stderr, the table to stdout.
+ * and BENCH_AGENT_NODE_ARGS (e.g. --cpu-prof) as in bench:proxy. BENCH_ONLY=stream runs only the log
+ * streaming, dialled and tunnelled taking turns, and prints the ratio of the medians (see stream-only.ts).
+ * Progress goes to stderr, the table to stdout.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +20,7 @@ import { cpuMicros, median, openWatches, sleep, start, stopAll } from './bench-c
 import { load, streamOnce, type LoadResult } from './tunnel-load';
 import { startGateway, type BenchCluster, type BenchGateway } from './tunnel-gateway';
 import { report, type Figures } from './tunnel-report';
+import { streamRounds } from './stream-only';
 
 const env = (name: string, dflt: number): number => Number(process.env[name] ?? dflt);
 const CONNECTIONS = env('BENCH_CONNECTIONS', 32);
@@ -33,6 +36,7 @@ const PATH = '/api/v1/namespaces/default/pods/bench-pod';
 const DIST = path.resolve(__dirname, '../..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-tbench-'));
 const LOG_BYTES = Math.ceil((LOG_MIB * 1024 * 1024) / 100) * 100;
+const STREAM_ONLY = process.env.BENCH_ONLY === 'stream';
 
 type Fake = { url: string; caPem: string; token: string };
 
@@ -80,11 +84,12 @@ async function main(): Promise<void> {
   // Nothing listens on port 1: without its tunnel this cluster cannot be reached.
   const tunnelled = await gw.cluster('BENCH-K8S-TUNNEL', { server: 'https://127.0.0.1:1', ...creds });
   const sims: BenchCluster[] = [];
-  for (let i = 1; i <= TUNNELS; i += 1) sims.push(await gw.cluster(`BENCH-K8S-SIM${i}`));
+  for (let i = 1; i <= (STREAM_ONLY ? 0 : TUNNELS); i += 1) sims.push(await gw.cluster(`BENCH-K8S-SIM${i}`));
   const sessions = () => gw.metric('bcs_api_tunnel_sessions');
   const conns = () => gw.metric('bcs_api_tunnel_connections');
   const f: Partial<Figures> = {};
 
+  if (!STREAM_ONLY) {
   // Idle tunnels: a few connected and closed first, so the figure is what a tunnel holds, not code compiled for the first.
   (await simAgents(gw, fake, certs.caPem, sims.slice(0, 10), 'warmup'))();
   await until('warm-up tunnels closed', async () => (await sessions()) === 0, 20_000);
@@ -102,6 +107,7 @@ async function main(): Promise<void> {
   process.stderr.write(`watches dialled: ${JSON.stringify(f.dialledWatches)}\n`);
   stopSims();
   await until('light agents gone', async () => (await sessions()) === 0, 30_000);
+  }
 
   // The real agent, as a pod runs it, for the tunnelled cluster.
   const get = (c: BenchCluster) => fetch(`${gw.base}${c.prefix}${PATH}`, { headers: { authorization: `Bearer ${gw.admin}` } }).then((r) => r.status);
@@ -112,7 +118,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(saDir, 'ca.crt'), fake.caPem);
   const agentEnv = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(fake.url).port, BCS_AGENT_SERVICEACCOUNT_DIR: saDir, REGISTER_TOKEN: tunnelled.registerToken, SERVER_CERT: certs.caPem };
   const agentArgs = [path.join(DIST, 'src/cli/main.js'), 'agent', '--listen-addr', '127.0.0.1:0', '--bke-address', gw.tlsBase, '--cluster-id', tunnelled.id, '--use-websocket', '--give-up-after', '0'];
-  const agent = await start(process.execPath, agentArgs, /tunnel connected/, agentEnv, path.join(work, 'agent.log'));
+  const agentNodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const agent = await start(process.execPath, [...agentNodeArgs, ...agentArgs], /tunnel connected/, agentEnv, path.join(work, 'agent.log'));
   await until('tunnelled cluster served', async () => (await get(tunnelled)) === 200, 20_000);
   const bytesBefore = await gw.metric('bcs_api_tunnel_bytes_total');
 
@@ -127,6 +134,10 @@ async function main(): Promise<void> {
   for (const c of contenders) {
     await load(c.url, c.headers, CONNECTIONS, 2, {});
     await streamOnce(c.logUrl, c.token, LOG_BYTES, c.ca);
+  }
+  if (STREAM_ONLY) {
+    process.stdout.write(await streamRounds(contenders, pids, { rounds: ROUNDS, streams: STREAMS, logBytes: LOG_BYTES }));
+    return;
   }
   const idleConns = 0;
   f.drainWarmup = await until('virtual connections idle after the warm-up', async () => (await conns()) === idleConns, 150_000);

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Config } from '../../src/config/config';
+import { loadConfig } from '../../src/config/load';
+import { tempDir } from '../helpers/app';
 import { podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
 import { openH1, openH2, openUpgrade } from '../helpers/stream-clients';
@@ -8,6 +11,12 @@ import { waitFor } from '../helpers/wait';
 const WATCH = '/api/v1/namespaces/ns1/pods?watch=1';
 const FOLLOW = '/api/v1/namespaces/ns1/pods/web-1/log?follow=true';
 const PORT_FORWARD = '/api/v1/namespaces/ns1/pods/web-1/portforward?ports=80';
+
+/** Idle pooled connections to the apiserver are dropped after 1 s (HTTP/1.1) and 2 s (HTTP/2), not 30 s and 120 s. */
+function quickIdle(): Partial<Config> {
+  const { proxy } = loadConfig({ env: {}, cwd: tempDir() });
+  return { proxy: { ...proxy, idleConnectionSeconds: 1, idleH2SessionSeconds: 2 } };
+}
 
 /** A gauge's value from a Prometheus text page. */
 async function gauge(url: string, name: string): Promise<number> {
@@ -32,7 +41,7 @@ for (const dialect of ['sqlite'] as const) {
     const agentConns = () => gauge(agentMetrics, 'bcs_agent_tunnel_connections');
 
     before(async () => {
-      env = await startGatewayEnv(dialect, {}, () => 'https://127.0.0.1:1');
+      env = await startGatewayEnv(dialect, quickIdle(), () => 'https://127.0.0.1:1');
       env.fake.addPod('ns1', 'web-1');
       gatewayMetrics = `${env.gw.app.listening.urls.find((u) => u.startsWith('http:'))!}/metrics`;
       const saDir = writeServiceAccount(env.fake.token, env.fake.caPem);
@@ -71,8 +80,8 @@ for (const dialect of ['sqlite'] as const) {
         const [g, a] = [await gwConns(), await agentConns()];
         return g === a && a === env.fake.connections && env.fake.streams.watch === 0 ? true : undefined;
       }, 30_000, 250);
-      // Then the pools drop them when idle (HTTP/1.1 after 30 s, an HTTP/2 session after 120 s).
-      await waitFor('gateway virtual connections back to zero', async () => ((await gwConns()) === 0 ? true : undefined), 180_000, 500);
+      // Then the pools drop them once idle (proxy.idle_connection_seconds, proxy.idle_h2_session_seconds).
+      await waitFor('gateway virtual connections back to zero', async () => ((await gwConns()) === 0 ? true : undefined), 20_000, 250);
       await waitFor('agent virtual connections back to zero', async () => ((await agentConns()) === 0 ? true : undefined), 30_000, 250);
       await waitFor('apiserver connections closed', () => env.fake.connections === 0, 30_000, 250);
     });

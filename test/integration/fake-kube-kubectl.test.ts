@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { kubectl, spawnKubectl, startFakeKube, type FakeKube } from '../helpers/fake-kube';
+import { echoThrough, kubectl, spawnKubectl, startFakeKube, startPortForward, type FakeKube } from '../helpers/fake-kube';
 
 /** The fixture against the real kubectl: if these fail, the gateway's kubectl tests would prove nothing. */
 describe('fake-kube with real kubectl', () => {
@@ -108,6 +109,22 @@ describe('fake-kube with real kubectl', () => {
     }
     assert.deepEqual(fake.requestsTo(/\/exec\?/).map((q) => q.upgrade), ['websocket', 'spdy']);
   });
+
+  for (const form of ['websocket', 'spdy'] as const) {
+    it(`kubectl port-forward reaches the echo port over ${form === 'websocket' ? 'SPDY tunnelled over WebSocket (the default)' : 'a SPDY upgrade'}`, async () => {
+      fake.portForwardMode = 'spdy';
+      const before = { ...fake.portForwards };
+      const pf = await startPortForward('ns1', 'web-1', 80, form, { kubeconfig });
+      try {
+        const data = crypto.randomBytes(1024 * 1024);
+        assert.ok((await echoThrough(pf.port, data)).equals(data));
+        assert.deepEqual(fake.portForwards, { ...before, [form]: before[form] + 1 });
+      } finally {
+        await pf.kubectl.stop();
+        fake.portForwardMode = 'raw';
+      }
+    });
+  }
 
   it('kubectl auth can-i --as alice answers from the seeded RBAC', async () => {
     const yes = await kubectl(['auth', 'can-i', 'list', 'pods', '-n', 'ns1', '--as', 'alice'], { kubeconfig });

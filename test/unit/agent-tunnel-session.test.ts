@@ -4,6 +4,7 @@
  * while the websocket has too much unsent.
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
@@ -19,8 +20,14 @@ class StandInWs {
   resumed = 0;
   sent: TunnelMessage[] = [];
   callbacks: (() => void)[] = [];
+  /** Frames not yet "written", with their bytes when sent: a sender may reuse a frame only after its callback. */
+  private unsent: { frame: Buffer; copy: Buffer }[] = [];
+  /** Frames changed between their send and their callback. */
+  overwritten = 0;
   send(frame: Buffer, _opts: unknown, cb: () => void): void {
-    this.sent.push(decodeMessage(frame));
+    const copy = Buffer.from(frame);
+    this.sent.push(decodeMessage(copy));
+    this.unsent.push({ frame, copy });
     this.callbacks.push(cb);
   }
   pause(): void {
@@ -32,7 +39,11 @@ class StandInWs {
   terminate(): void {}
   flush(): void {
     this.bufferedAmount = 0;
+    for (const { frame, copy } of this.unsent.splice(0)) if (!frame.equals(copy)) this.overwritten += 1;
     for (const cb of this.callbacks.splice(0)) cb();
+  }
+  bytesFor(connId: number): Buffer {
+    return Buffer.concat(this.sent.filter((m) => m.connId === connId && m.type === MessageType.Data).map((m) => m.payload));
   }
   dataFor(connId: number): number {
     return this.sent.filter((m) => m.connId === connId && m.type === MessageType.Data).reduce((n, m) => n + m.payload.length, 0);
@@ -99,6 +110,27 @@ describe('bcs-api agent: tunnel session flow control', { timeout: 60_000 }, () =
     assert.equal(ws.dataFor(4), before);
     ws.flush();
     await waitFor('reading resumed after the websocket drained', () => ws.dataFor(4) === before + 4096, 10_000);
+    s.close();
+  });
+
+  it('carries what the apiserver sends intact while reusing frame buffers only once the websocket is done with them', async () => {
+    const ws = new StandInWs();
+    const s = session(ws);
+    const count = accepted.length;
+    s.onFrame(frame(10, MessageType.Connect, connectPayload('tcp', `127.0.0.1:${port}`)));
+    const peer = await waitFor('the dialled connection', () => accepted[count], 10_000);
+    const body = crypto.randomBytes(8 * 1024 * 1024);
+    peer.write(body);
+    // The websocket takes frames a few reads late, as a busy socket does.
+    const flusher = setInterval(() => ws.flush(), 2);
+    try {
+      await waitFor('every byte sent', () => ws.dataFor(10) >= body.length, 20_000);
+    } finally {
+      clearInterval(flusher);
+    }
+    ws.flush();
+    assert.equal(ws.overwritten, 0, 'a frame was reused before the websocket was done with it');
+    assert.ok(ws.bytesFor(10).equals(body), 'the bytes arrived changed');
     s.close();
   });
 

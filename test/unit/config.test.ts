@@ -42,6 +42,8 @@ describe('mysql DSN parsing', () => {
   });
 });
 
+const pick = ({ idleConnectionSeconds, idleH2SessionSeconds }: { idleConnectionSeconds: number; idleH2SessionSeconds: number }) => ({ idleConnectionSeconds, idleH2SessionSeconds });
+
 describe('configuration loading', () => {
   it('runs with no file on 127.0.0.1:8080 with SQLite under ./data', () => {
     const dir = tempDir();
@@ -112,6 +114,17 @@ describe('configuration loading', () => {
     const c = loadConfig({ file, env: { BCS_API_PORT: '9100', BCS_API_LOG_LEVEL: 'warn' }, cwd: dir });
     assert.equal(c.plain?.port, 9100);
     assert.equal(c.logLevel, 'warn');
+  });
+
+  it('reads how long idle apiserver connections are kept, 30 s and 120 s by default, refusing zero', () => {
+    const dir = tempDir();
+    assert.deepEqual(pick(loadConfig({ env: {}, cwd: dir }).proxy), { idleConnectionSeconds: 30, idleH2SessionSeconds: 120 });
+    const { file } = writeConfig('idle.yaml', 'proxy:\n  idle_connection_seconds: 2\n  idle_h2_session_seconds: 3\n');
+    assert.deepEqual(pick(loadConfig({ file, env: {}, cwd: dir }).proxy), { idleConnectionSeconds: 2, idleH2SessionSeconds: 3 });
+    const bad = writeConfig('idle-bad.yaml', 'proxy:\n  idle_connection_seconds: 0\n  idle_h2_session_seconds: soon\n');
+    const text = problemsOf(() => loadConfig({ file: bad.file, env: {}, cwd: bad.dir })).join('\n');
+    assert.match(text, /^proxy\.idle_connection_seconds: /m);
+    assert.match(text, /^proxy\.idle_h2_session_seconds: /m);
   });
 
   it('lists every problem, naming the key as written', () => {

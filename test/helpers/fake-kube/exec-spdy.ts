@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Duplex } from 'node:stream';
+import { createWebSocketStream, type WebSocket } from 'ws';
 import { exitStatus, runCommand, type Command } from './commands';
 import type { ExecParams } from './exec-websocket';
 
@@ -26,11 +27,15 @@ export function serveRawSpdy(socket: Duplex, head: Buffer, protocol: string): vo
   socket.pipe(socket);
 }
 
-interface SpdyStream extends Duplex {
+/** spdy-transport's flow-control window of a stream or of the session. */
+interface SpdyWindowed {
+  _spdyState: { window: { send: { updateMax(max: number): void } } };
+}
+interface SpdyStream extends Duplex, SpdyWindowed {
   headers: Record<string, string>;
   respond(status: number, headers: Record<string, string>): void;
 }
-interface SpdyConnection {
+interface SpdyConnection extends SpdyWindowed {
   start(version: number): void;
   on(event: 'stream', fn: (s: SpdyStream) => void): void;
   on(event: 'error', fn: (e: Error) => void): void;
@@ -106,10 +111,37 @@ export function serveSpdyExec(socket: Duplex, head: Buffer, protocol: string, pa
  */
 export function serveSpdyPortForward(socket: Duplex, head: Buffer): void {
   switchingProtocols(socket, head, 'portforward.k8s.io');
+  servePortForwardStreams(socket);
+}
+
+/** The WebSocket subprotocol of port-forward tunnelled over WebSocket (kubectl ≥ 1.31, PortForwardWebsockets). */
+export const TUNNELED_PORT_FORWARD = 'SPDY/3.1+portforward.k8s.io';
+
+/**
+ * Port-forward over WebSocket as kube-apiserver serves it to kubectl ≥ 1.31: the same SPDY/3.1 session
+ * as above, its bytes carried as the payloads of binary messages (no channel byte, message boundaries
+ * mean nothing); the apiserver swallows the kubelet's 101 and answers the WebSocket handshake with
+ * `SPDY/3.1+` and the protocol the kubelet chose.
+ */
+export function serveTunneledPortForward(ws: WebSocket): void {
+  const stream = createWebSocketStream(ws);
+  stream.on('error', () => stream.destroy());
+  servePortForwardStreams(stream);
+}
+
+/**
+ * kubectl's and the kubelet's spdystream never send WINDOW_UPDATE and ignore the peer's windows, while
+ * spdy-transport honours them and would stop after 64 KiB per session: open the send windows wide.
+ */
+const WIDE_WINDOW = 2 ** 30;
+
+function servePortForwardStreams(socket: Duplex): void {
   const conn = transport.connection.create(socket, { protocol: 'spdy', isServer: true });
   conn.start(3.1);
+  conn._spdyState.window.send.updateMax(WIDE_WINDOW);
   conn.on('error', () => socket.destroy());
   conn.on('stream', (s) => {
+    s._spdyState.window.send.updateMax(WIDE_WINDOW);
     s.respond(200, {});
     s.on('error', () => {});
     if (s.headers.streamtype === 'data') s.pipe(s);

@@ -1,6 +1,6 @@
 export { FakeKube, type FakeKubeOptions, type OpenStreams, type RecordedRequest } from './server';
 export { writeKubeconfig, type KubeconfigOptions } from './kubeconfig';
-export { kubectl, spawnKubectl, requireKubectl, type KubectlResult, type RunningKubectl } from './kubectl';
+export { echoThrough, kubectl, spawnKubectl, requireKubectl, startPortForward, type KubectlResult, type PortForward, type PortForwardForm, type RunningKubectl } from './kubectl';
 export { status, type KubeStatus } from './status';
 export type { Fault, FaultAction, FaultMatch } from './faults';
 export type { PolicyRule, UserInfo } from './rbac';

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -93,4 +94,51 @@ export function spawnKubectl(args: string[], opts: KubectlOptions): RunningKubec
       await exited;
     },
   };
+}
+
+/** Which port-forward kubectl 1.32 uses: SPDY tunnelled over WebSocket (its default) or a SPDY upgrade. */
+export type PortForwardForm = 'websocket' | 'spdy';
+
+export interface PortForward {
+  /** The local port kubectl listens on. */
+  port: number;
+  kubectl: RunningKubectl;
+}
+
+/** `kubectl port-forward pod/<name> :<podPort>` in the given form, once it is listening. */
+export async function startPortForward(namespace: string, pod: string, podPort: number, form: PortForwardForm, opts: KubectlOptions): Promise<PortForward> {
+  const env = { ...opts.env, KUBECTL_PORT_FORWARD_WEBSOCKETS: form === 'websocket' ? 'true' : 'false' };
+  const pf = spawnKubectl(['port-forward', '-n', namespace, `pod/${pod}`, `:${podPort}`, '--address', '127.0.0.1'], { ...opts, env, timeoutMs: opts.timeoutMs ?? 60_000 });
+  try {
+    await pf.waitFor(new RegExp(`Forwarding from 127\\.0\\.0\\.1:\\d+ -> ${podPort}`), 20_000);
+  } catch (err) {
+    await pf.stop();
+    throw err;
+  }
+  return { port: Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(pf.stdout)![1]), kubectl: pf };
+}
+
+/** One connection to a forwarded echo port: writes `data`, resolves with the bytes that came back once as many arrived. */
+export function echoThrough(port: number, data: Buffer, timeoutMs = 15_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(data));
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`port-forward echoed ${got} of ${data.length} bytes`));
+    }, timeoutMs);
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got < data.length) return;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(Buffer.concat(chunks));
+    });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }

@@ -9,7 +9,7 @@ import { generateCerts } from './certs';
 import { defaultCommands, type Command } from './commands';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery';
 import { chooseExecProtocol, execParams, serveWebSocketExec } from './exec-websocket';
-import { chooseSpdyProtocol, serveRawSpdy, serveSpdyExec, serveSpdyPortForward } from './exec-spdy';
+import { chooseSpdyProtocol, serveRawSpdy, serveSpdyExec, serveSpdyPortForward, serveTunneledPortForward, TUNNELED_PORT_FORWARD } from './exec-spdy';
 import { FaultSet, upgradeKind, type Fault, type FaultAction, type FaultMatch, type UpgradeKind } from './faults';
 import { writeKubeconfig, type KubeconfigOptions } from './kubeconfig';
 import { LogBook } from './logs';
@@ -137,8 +137,12 @@ export class FakeKube {
   attachCommand = ['cat'];
   /** 'spdy': real SPDY/3.1 exec (kubectl with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false works); 'raw': a 101 and then a byte echo, for splice tests. */
   spdyMode: 'spdy' | 'raw' = 'spdy';
-  /** Port-forward over SPDY: `raw` echoes the bytes after the 101 (splice tests), `spdy` serves kubectl port-forward (an echo port). */
+  /** Port-forward: `raw` echoes the bytes after the 101 or each WebSocket message (splice tests); `spdy` serves kubectl port-forward, over a SPDY upgrade or tunnelled over WebSocket (the pod's port echoes). */
   portForwardMode: 'spdy' | 'raw' = 'raw';
+  /** Port-forward sessions served in `spdy` mode, by transport: a SPDY upgrade, or SPDY tunnelled over WebSocket. */
+  readonly portForwards = { spdy: 0, websocket: 0 };
+  /** The subprotocol each WebSocket upgrade negotiated, for the WebSocketServer's handshake. */
+  private readonly chosenProtocols = new WeakMap<IncomingMessage, string>();
   readonly requests: RecordedRequest[] = [];
   readonly streams: OpenStreams = { watch: 0, log: 0, exec: 0 };
   /** Terminal resize messages received on exec channel 4. */
@@ -205,7 +209,7 @@ export class FakeKube {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
     this.wss = new WebSocketServer({
       noServer: true,
-      handleProtocols: (offered, req) => (req.url?.includes('/portforward') ? portForwardProtocol(offered) : chooseExecProtocol(offered)),
+      handleProtocols: (_offered, req) => this.chosenProtocols.get(req) ?? false,
     });
   }
 
@@ -723,7 +727,10 @@ export class FakeKube {
         if (!protocol && info.subresource !== 'portforward') return refuse(status(403, 'unable to upgrade connection: no supported stream protocol offered', 'Forbidden'));
         socket.on('close', () => this.streams.exec--);
         this.streams.exec++;
-        if (info.subresource === 'portforward' && this.portForwardMode === 'spdy') return serveSpdyPortForward(socket, head);
+        if (info.subresource === 'portforward' && this.portForwardMode === 'spdy') {
+          this.portForwards.spdy++;
+          return serveSpdyPortForward(socket, head);
+        }
         if (this.spdyMode === 'raw' || info.subresource === 'portforward' || !protocol) return serveRawSpdy(socket, head, protocol ?? 'portforward.k8s.io');
         const params = execParams(url);
         if (info.subresource === 'attach') params.command = this.attachCommand;
@@ -742,9 +749,17 @@ export class FakeKube {
       const s = status(400, `unable to upgrade connection: none of the offered subprotocols [${[...offered].join(' ')}] is supported`, 'BadRequest');
       return this.writeRaw(socket, head, 400, { 'Content-Type': 'application/json' }, json(s), false);
     }
+    this.chosenProtocols.set(req, chosen);
+    // ws refuses offers that are not RFC 7230 tokens, and kubectl's `SPDY/3.1+portforward.k8s.io` has a
+    // '/'; gorilla (kube-apiserver's) takes any. ws sees one token standing for the protocol chosen above.
+    req.headers['sec-websocket-protocol'] = 'chosen';
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       this.streams.exec++;
       ws.on('close', () => this.streams.exec--);
+      if (info.subresource === 'portforward' && this.portForwardMode === 'spdy' && ws.protocol === TUNNELED_PORT_FORWARD) {
+        this.portForwards.websocket++;
+        return serveTunneledPortForward(ws);
+      }
       if (info.subresource === 'portforward') {
         // Raw mode: echo each message; the gateway only splices bytes, it never speaks port-forward.
         ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -758,5 +773,5 @@ export class FakeKube {
 }
 
 function portForwardProtocol(offered: Set<string>): string | false {
-  return ['SPDY/3.1+portforward.k8s.io', 'portforward.k8s.io'].find((p) => offered.has(p)) ?? false;
+  return [TUNNELED_PORT_FORWARD, 'portforward.k8s.io'].find((p) => offered.has(p)) ?? false;
 }
