@@ -1,5 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino from 'pino';
+import { pathOf } from '../../src/http/request-path';
+import type { RequestInfo } from '../../src/http/types';
 import { SERVICE_NAME, type Logger } from '../../src/log';
+import type { ProxyPrincipal } from '../shared/principal-cache';
 
 /** One line per proxied request; no token, credential or body ever goes in it. */
 export interface AuditEvent {
@@ -25,6 +29,27 @@ export interface AuditEvent {
 }
 
 const INFO = 30;
+
+/** The event of a `/bcsapi` passthrough request, once its response is done; sizes as the Content-Length headers give them. */
+export function passthroughAudit(req: IncomingMessage, res: ServerResponse, info: RequestInfo, started: number, cluster?: string, principal?: ProxyPrincipal, error?: string): AuditEvent {
+  const method = req.method ?? 'GET';
+  return {
+    requestId: info.requestId,
+    cluster,
+    userId: principal?.userId,
+    user: principal?.userName,
+    tokenId: principal?.tokenId,
+    verb: method.toLowerCase(),
+    method,
+    path: pathOf(req.url ?? ''),
+    status: res.statusCode,
+    bytesIn: Number(req.headers['content-length'] ?? 0),
+    bytesOut: Number(res.getHeader('content-length') ?? 0),
+    durationMs: Date.now() - started,
+    sourceIp: info.remoteAddress,
+    error,
+  };
+}
 
 /** A batch is handed to the destination at once when it grows past this (bytes, roughly: UTF-16 units). */
 const BATCH_CHARS = 16 * 1024;

@@ -7,7 +7,7 @@ import { pathOf } from '../../src/http/request-path';
 import type { Mount, RequestInfo } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
 import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../../src/store/outage';
-import type { AuditLog } from '../k8s/audit';
+import { passthroughAudit, type AuditLog } from '../k8s/audit';
 import { isIndexLikeName, overHeaderBudget } from '../shared/header-budget';
 import type { ProxyMetrics } from '../shared/metrics';
 import type { BcsapiAccess } from '../shared/bcsapi-access';
@@ -95,21 +95,7 @@ export class DriverPassthrough {
     let principal: ProxyPrincipal | undefined;
     res.once('finish', () => {
       this.metrics.observe(surface.type, method, res.statusCode, (Date.now() - started) / 1000, false);
-      this.auditLog.write({
-        requestId: info.requestId,
-        cluster: clusterId,
-        userId: principal?.userId,
-        user: principal?.userName,
-        tokenId: principal?.tokenId,
-        verb: method.toLowerCase(),
-        method,
-        path: pathOf(req.url ?? ''),
-        status: res.statusCode,
-        bytesIn: Number(req.headers['content-length'] ?? 0),
-        bytesOut: Number(res.getHeader('content-length') ?? 0),
-        durationMs: Date.now() - started,
-        sourceIp: info.remoteAddress,
-      });
+      this.auditLog.write(passthroughAudit(req, res, info, started, clusterId, principal));
     });
 
     if (!surface.methods.has(method)) return sendEnvelopeError(res, 405, CODES.badRequest, `method ${method} is not allowed here`, { allow: [...surface.methods].join(', ') });

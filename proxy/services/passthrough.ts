@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serverBaseUrl, type ServiceDiscovery } from '../../src/discovery/types';
 import { pathOf } from '../../src/http/request-path';
 import type { Mount, RequestInfo } from '../../src/http/types';
-import type { AuditLog } from '../k8s/audit';
+import { passthroughAudit, type AuditLog } from '../k8s/audit';
 import { CODES, sendEnvelopeError } from '../mesos/envelope';
 import { overHeaderBudget } from '../shared/header-budget';
 import { upstreamErrorReason, type ProxyMetrics } from '../shared/metrics';
@@ -43,22 +43,7 @@ export class ModulePassthrough {
     let error: string | undefined;
     res.once('close', () => {
       this.metrics.observe(route.type, method, res.writableFinished ? res.statusCode : 0, (Date.now() - started) / 1000, watch);
-      this.auditLog.write({
-        requestId: info.requestId,
-        cluster: clusterId,
-        userId: principal?.userId,
-        user: principal?.userName,
-        tokenId: principal?.tokenId,
-        verb: method.toLowerCase(),
-        method,
-        path: pathOf(req.url ?? ''),
-        status: res.statusCode,
-        bytesIn: Number(req.headers['content-length'] ?? 0),
-        bytesOut: Number(res.getHeader('content-length') ?? 0),
-        durationMs: Date.now() - started,
-        sourceIp: info.remoteAddress,
-        error,
-      });
+      this.auditLog.write(passthroughAudit(req, res, info, started, clusterId, principal, error));
     });
 
     if (!route.methods.has(method)) return sendEnvelopeError(res, 405, CODES.badRequest, `method ${method} is not allowed here`, { allow: [...route.methods].join(', ') });

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createProxy, type ProxySurfaces } from '../../proxy';
 import type { AdmissionOutcome, AdmissionRunner } from '../../proxy/webhooks/types';
-import type { DiscoveryState, DriverDiscovery, DriverModule, ServerInfo } from '../../src/discovery/types';
+import type { ServerInfo } from '../../src/discovery/types';
 import { authenticate } from '../../src/domain/auth';
 import { createCluster } from '../../src/domain/clusters';
 import { createGrant, deleteGrant } from '../../src/domain/rbac-grants';
@@ -13,18 +13,7 @@ import { createUser } from '../../src/domain/users';
 import { requestListener } from '../../src/http/server';
 import { createRegistry } from '../../src/metrics';
 import { startTestRuntime, type TestRuntime } from '../helpers/app';
-
-/** Discovery as the passthrough sees it, set by each test (the ZooKeeper informer has its own suite). */
-class StaticDiscovery implements DriverDiscovery {
-  servers = new Map<string, ServerInfo[]>();
-  current: DiscoveryState = 'connected';
-  drivers(module: DriverModule, clusterId: string): ServerInfo[] {
-    return this.current === 'connected' ? (this.servers.get(`${module}/${clusterId}`) ?? []) : [];
-  }
-  state(): DiscoveryState {
-    return this.current;
-  }
-}
+import { StaticDiscovery } from '../helpers/fake-driver';
 
 interface Seen {
   method: string;
