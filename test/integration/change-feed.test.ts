@@ -30,7 +30,7 @@ for (const dialect of DIALECTS) {
     /** Runs `body` with a started follower (polled by hand) and what it has delivered so far. */
     const following = async (body: (heard: string[], feed: ChangeFeedFollower) => Promise<void>, now: () => number = Date.now): Promise<void> => {
       const heard: string[] = [];
-      const feed = new ChangeFeedFollower(t.rt, (kind, key) => heard.push(`${kind}:${key}`), HOUR, now);
+      const feed = new ChangeFeedFollower(t.rt, (kind, key) => heard.push(`${kind}:${key}`), { pollMs: HOUR, now });
       await feed.start();
       try {
         await body(heard, feed);
