@@ -6,7 +6,7 @@
  */
 import type { ChangeSignal, ChangeSignalListener } from '../domain/change-signal';
 import type { Logger } from '../log';
-import { ensurePath, isConnectionError, isNoNode, ZK_EVENT, type ZkAcl, type ZkClient } from './zk-client';
+import { createZkClient, ensurePath, isConnectionError, isNoNode, normaliseHosts, ZK_EVENT, type ZkAcl, type ZkClient, type ZkClientFactory } from './zk-client';
 
 export const CHANGES_NODE = '/bcs/services/bcs-api/changes';
 
@@ -112,11 +112,7 @@ export class ZkChangeSignal implements ChangeSignal {
     this.dirty = false;
     const data = String(this.latest);
     try {
-      await client.setData(this.path, data).catch(async (err: unknown) => {
-        if (!isNoNode(err)) throw err;
-        await ensurePath(client, this.path, this.o.acl);
-        await client.setData(this.path, data);
-      });
+      await bump(client, this.path, data, this.o.acl);
     } catch (err) {
       // The others read the feed at their safety-net poll at worst; the write is made again once the watch is.
       this.owed = true;
@@ -168,5 +164,36 @@ export class ZkChangeSignal implements ChangeSignal {
     const was = this.armedOn !== undefined;
     this.armedOn = client;
     if (was !== (client !== undefined)) for (const l of [...this.listeners]) l.health(client !== undefined);
+  }
+}
+
+/** Creates the node when missing, then rewrites its data: every watcher reads the feed. */
+async function bump(client: ZkClient, path: string, data: string, acl?: ZkAcl[]): Promise<void> {
+  await client.setData(path, data).catch(async (err: unknown) => {
+    if (!isNoNode(err)) throw err;
+    await ensurePath(client, path, acl);
+    await client.setData(path, data);
+  });
+}
+
+/**
+ * One signal from a process that serves nothing (an admin command): a short-lived session of its own,
+ * so a token revoked from the command line reaches the replicas at once, not at their safety-net poll.
+ */
+export async function signalOnce(o: { hosts: string; feedId: number; acl?: ZkAcl[]; auth?: { user: string; password: string }; timeoutMs?: number; factory?: ZkClientFactory }): Promise<void> {
+  const timeoutMs = o.timeoutMs ?? 3000;
+  const client = (o.factory ?? createZkClient)({ connect: normaliseHosts(o.hosts), sessionTimeoutMs: 10_000, logLevel: 0 });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no zookeeper connection within ${timeoutMs} ms`)), timeoutMs);
+      client.on('connect', resolve);
+      client.on('close', (code) => reject(new Error(`zookeeper session closed (${code})`)));
+    });
+    if (o.auth) await client.addAuth('digest', `${o.auth.user}:${o.auth.password}`);
+    await bump(client, CHANGES_NODE, String(o.feedId), o.acl);
+  } finally {
+    clearTimeout(timer);
+    client.close();
   }
 }

@@ -13,7 +13,7 @@ import { ZookeeperDiscovery, type DiscoveryService, type SelfRegistration, type 
 export * from './types';
 export * from './zookeeper-discovery';
 export { DisabledDiscovery } from './disabled';
-export { CHANGES_NODE, ZkChangeSignal } from './change-signal';
+export { CHANGES_NODE, signalOnce, ZkChangeSignal } from './change-signal';
 export { BCS_ENDPOINTS_BASE, createProtectedEphemeralSequential, orderBySequence, parseServerInfo } from './registration';
 export { createZkClient, digestAcl, ZkError, type ZkClient, type ZkClientFactory, type ZkClientOptions } from './zk-client';
 
