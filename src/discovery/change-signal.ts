@@ -133,11 +133,12 @@ export class ZkChangeSignal implements ChangeSignal {
       if (generation !== this.generation || event.type === ZK_EVENT.SESSION || event.type === ZK_EVENT.NOTWATCHING) return;
       void this.arm();
     };
+    let data: Buffer;
     try {
-      await client.getData(this.path, watcher).catch(async (err: unknown) => {
+      data = await client.getData(this.path, watcher).catch(async (err: unknown) => {
         if (!isNoNode(err)) throw err;
         await ensurePath(client, this.path, this.o.acl);
-        await client.getData(this.path, watcher);
+        return client.getData(this.path, watcher);
       });
     } catch (err) {
       if (generation !== this.generation) return;
@@ -153,7 +154,8 @@ export class ZkChangeSignal implements ChangeSignal {
     this.failing = false;
     this.setArmed(client);
     // Set after any change it may have missed (first start, a reconnect, or the event that spent the last one).
-    for (const l of [...this.listeners]) l.signalled();
+    const feedId = Number(data.toString('utf8'));
+    for (const l of [...this.listeners]) l.signalled(Number.isSafeInteger(feedId) && feedId > 0 ? feedId : undefined);
     if (this.owed) {
       this.owed = false;
       void this.send();

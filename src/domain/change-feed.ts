@@ -12,6 +12,8 @@ export const GAP_GRACE_MS = 60_000;
 export const MAX_GAPS = 1000;
 /** How often the feed is read when no signal tells this process about other processes' changes. */
 export const FEED_POLL_MS = 500;
+/** How long a signalled id not readable yet (its transaction still open) is looked for at FEED_POLL_MS. */
+export const SIGNALLED_GRACE_MS = 10_000;
 
 export interface FollowOptions {
   /** Poll interval without a working change signal (default FEED_POLL_MS). */
@@ -42,6 +44,10 @@ export class ChangeFeedFollower {
   /** Asked to read while a read was running: one more when it ends (that read may predate the commit). */
   private again = false;
   private stopped = false;
+  /** The newest id a signal announced and not read yet, since when, and the quick re-read looking for it. */
+  private wanted = 0;
+  private wantedSince = 0;
+  private catchUp: NodeJS.Timeout | undefined;
   private unsignal: (() => void) | undefined;
   private readonly pollMs: number;
   private readonly signal: ChangeSignal | undefined;
@@ -75,7 +81,13 @@ export class ChangeFeedFollower {
       this.listener(kind, key);
     });
     this.unsignal = this.signal?.subscribe({
-      signalled: () => void this.poll(),
+      signalled: (feedId) => {
+        if (feedId !== undefined && feedId > this.wanted) {
+          this.wanted = feedId;
+          this.wantedSince = this.now();
+        }
+        void this.poll();
+      },
       // Gone: what was committed since the last signal may never be announced, so read now, then often.
       health: (up) => {
         this.schedule();
@@ -123,6 +135,22 @@ export class ChangeFeedFollower {
       this.polling = false;
     }
     if (this.again) await this.poll();
+    else this.lookForWanted();
+  }
+
+  /** A signalled id not read yet: read again soon, not at the safety net (the writer's transaction may be open). */
+  private lookForWanted(): void {
+    if (!this.wanted || this.catchUp || this.stopped) return;
+    const missing = this.wanted > this.lastId || this.gaps.has(this.wanted);
+    if (!missing || this.now() - this.wantedSince > SIGNALLED_GRACE_MS) {
+      this.wanted = 0;
+      return;
+    }
+    this.catchUp = setTimeout(() => {
+      this.catchUp = undefined;
+      void this.poll();
+    }, this.pollMs);
+    this.catchUp.unref();
   }
 
   /** Rows come oldest first: late commits of missing ids, then the new ones, whose skipped ids become gaps. */
@@ -149,6 +177,7 @@ export class ChangeFeedFollower {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.catchUp);
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.unsignal?.();

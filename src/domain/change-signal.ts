@@ -4,8 +4,12 @@
  * to read the feed now instead of at their next poll. Implemented over ZooKeeper by the discovery.
  */
 export interface ChangeSignalListener {
-  /** Some process committed feed rows: read the feed now. */
-  signalled(): void;
+  /**
+   * Some process committed feed rows: read the feed now. `feedId`, when known, is the newest id the
+   * signalling process wrote; a writer inside a transaction may signal before it commits, so readers
+   * keep looking for that id for a while.
+   */
+  signalled(feedId?: number): void;
   /** The signal path works (`true`) or not (`false`): readers poll slowly or fall back to fast polling. */
   health(up: boolean): void;
 }

@@ -138,8 +138,8 @@ describe('change feed follower with a change signal', () => {
       this.listeners.add(l);
       return () => this.listeners.delete(l);
     }
-    fire(): void {
-      for (const l of this.listeners) l.signalled();
+    fire(feedId?: number): void {
+      for (const l of this.listeners) l.signalled(feedId);
     }
     set(up: boolean): void {
       this.isUp = up;
@@ -168,6 +168,24 @@ describe('change feed follower with a change signal', () => {
       assert.equal(feed.intervalMs(), 50);
       await record('polled');
       await waitFor('the row read by polling', () => heard.includes('token:polled'), 1000);
+    } finally {
+      feed.stop();
+    }
+  });
+
+  it('keeps reading for a signalled id that commits after the signal (a writer inside a transaction)', async () => {
+    const signal = new TestSignal();
+    const heard: string[] = [];
+    const feed = new ChangeFeedFollower(t.rt, (kind, key) => heard.push(`${kind}:${key}`), { pollMs: 50, signal });
+    await feed.start();
+    try {
+      const em = t.rt.orm.em.fork();
+      const last = (await em.find(ChangeEvent, {}, { orderBy: { id: 'desc' }, limit: 1 }))[0]?.id ?? 0;
+      signal.fire(last + 1);
+      await new Promise((r) => setTimeout(r, 200));
+      em.create(ChangeEvent, { id: last + 1, kind: 'token', key: 'late-commit', createdAt: new Date() });
+      await em.flush();
+      await waitFor('the row committed after its signal', () => heard.includes('token:late-commit'), 1000);
     } finally {
       feed.stop();
     }
