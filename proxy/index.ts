@@ -13,6 +13,7 @@ import { upstreamTls } from './shared/upstream-tls';
 import { handleAdmissionWebhookRoute, isAdmissionWebhookRoute } from './webhooks/routes';
 import { AdmissionWebhookRunner } from './webhooks/runner';
 import { ChangeFeedFollower } from '../src/domain/change-feed';
+import type { ChangeSignal } from '../src/domain/change-signal';
 import { ProxyMetrics } from './shared/metrics';
 import { BcsapiAccess } from './shared/bcsapi-access';
 import { GrantAccess } from './shared/grant-access';
@@ -52,6 +53,8 @@ export interface ProxyOptions {
   tunnelHeartbeatMs?: number;
   /** The gateway's own addresses, which the web console refuses to dial (default: every interface's). */
   ownAddresses?: string[];
+  /** Other processes' changes announced through ZooKeeper; without it the change feed is polled every 500 ms. */
+  changeSignal?: ChangeSignal;
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
@@ -103,7 +106,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     streams.onChange(kind, key);
     if (kind === 'webhook') runner?.invalidate();
     access.onChange(kind, key);
-  });
+  }, { signal: opts.changeSignal });
   await feed.start();
   return {
     mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts(), ...modules.mounts(), webconsole.mount()],

@@ -4,7 +4,8 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/config';
-import { createDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
+import { createChangeSignal, createDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
+import type { ChangeSignal } from './domain/change-signal';
 import { CHANGE_RETENTION_MS, pruneChanges } from './domain/changes';
 import { purgeDeadTokens } from './domain/tokens';
 
@@ -40,21 +41,27 @@ export interface App {
  * The one place `src/` reaches into `proxy/`: the co-deployed proxy shares this process's runtime
  * (store, keyring, change bus) unless it runs alone as a sidecar (`--role proxy`).
  */
-export async function buildMounts(rt: Runtime, role: Role, isShuttingDown: () => boolean, discovery: DiscoveryService): Promise<{ mounts: Mount[]; registry: Registry; stop(): Promise<void> }> {
+export async function buildMounts(
+  rt: Runtime,
+  role: Role,
+  isShuttingDown: () => boolean,
+  discovery: DiscoveryService,
+  changeSignal?: ChangeSignal,
+): Promise<{ mounts: Mount[]; registry: Registry; stop(): Promise<void> }> {
   const registry = createRegistry();
-  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown, () => discovery.health())];
+  const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown, () => discovery.health(), changeSignal)];
   if (rt.config.metrics.onMainListener) mounts.push(metricsMount(registry));
   const stops: (() => Promise<void>)[] = [];
   let tunnels: TunnelRoutes | undefined;
   if (role !== 'api') {
-    const proxy = await createProxy(rt, registry, { discovery, modules: discovery });
+    const proxy = await createProxy(rt, registry, { discovery, modules: discovery, changeSignal });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
     tunnels = proxy.tunnelRoutes;
   }
   if (role !== 'proxy') {
     // RBAC reaches a cluster through an agent tunnel this process holds, as the proxy does.
-    const rbac = await startRbacSync(rt, registry, tunnels);
+    const rbac = await startRbacSync(rt, registry, tunnels, changeSignal);
     stops.push(rbac.stop);
     const gql = await createGraphqlMounts(rt, rbac.access);
     stops.push(gql.stop);
@@ -82,9 +89,16 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
   // Filled in once the listeners are bound (the port may be chosen by the OS), before discovery starts.
   const registration: SelfRegistration = { ip: '', port: 0, scheme: config.tls ? 'https' : 'http', version: VERSION };
   const discovery = createDiscovery(config, { register: registration, logger });
+  // Replicas hear each other's commits through ZooKeeper, over the discovery's own session.
+  const changeSignal = createChangeSignal(config, discovery, logger);
+  const unannounce = changeSignal
+    ? runtime.deps.changes.subscribe((_kind, _key, feedId) => {
+        if (feedId !== undefined) changeSignal.notify(feedId);
+      })
+    : undefined;
   let built: Awaited<ReturnType<typeof buildMounts>> | undefined;
   try {
-    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery));
+    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery, changeSignal));
     const listening = await startListeners(config, edges.mounts, logger).catch((err: unknown) => {
       throw firstRunTls ? explainFirstRunBindError(err, firstRunTls) : err;
     });
@@ -106,6 +120,7 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
     registration.port = first.port;
     if (metricsListener) registration.metric_port = metricsListener.port;
     discovery.start();
+    changeSignal?.start();
     // Housekeeping every ten minutes, by every process (idempotent): the append-only change feed, and
     // tokens dead (expired or revoked) for more than a month.
     const pruning = setInterval(() => {
@@ -126,6 +141,8 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
         clearInterval(pruning);
         stopRenewal();
         await Promise.all([listening.close(), metricsListener?.close()]);
+        unannounce?.();
+        changeSignal?.stop();
         await discovery.stop();
         await edges.stop();
         await runtime.close();
@@ -135,6 +152,8 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
     // A listener that cannot bind must not leave the edges' timers (proxy, RBAC sync) holding the process.
     shuttingDown = true;
     await built?.stop();
+    unannounce?.();
+    changeSignal?.stop();
     await discovery.stop();
     await runtime.close();
     throw err;

@@ -96,8 +96,12 @@ export interface Config {
   readonly zookeeper?: string;
   /** Address advertised in ZooKeeper (`local_ip`); the bound or first external address when unset. */
   readonly localIp?: string;
-  /** ZooKeeper client settings (used only when `zookeeper` is set): session timeout and digest ACL credentials. */
-  readonly zookeeperClient: { sessionTimeoutSeconds: number; auth?: { user: string; password: string } };
+  /**
+   * ZooKeeper client settings (used only when `zookeeper` is set): session timeout, digest ACL credentials,
+   * and how often the change feed is still read while ZooKeeper change signals arrive (a safety net; without
+   * a working signal it is read every 500 ms).
+   */
+  readonly zookeeperClient: { sessionTimeoutSeconds: number; changePollSeconds?: number; auth?: { user: string; password: string } };
   /** Mesos/k8s-driver passthrough: deadline for a driver's answer. */
   readonly mesos: { timeoutSeconds: number };
   /**

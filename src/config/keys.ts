@@ -55,6 +55,7 @@ export const ALIASES = {
   zookeeperAuthUser: ['zookeeper.auth_user'],
   zookeeperAuthPassword: ['zookeeper.auth_password'],
   zookeeperSessionTimeout: ['zookeeper.session_timeout_seconds'],
+  zookeeperChangePoll: ['zookeeper.change_poll_seconds'],
   mesosTimeout: ['mesos.timeout_seconds'],
   moduleConnectTimeout: ['modules.connect_timeout_seconds'],
   moduleResponseTimeout: ['modules.response_timeout_seconds'],

@@ -82,6 +82,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     localIp: s.get('localIp', nonEmpty),
     zookeeperClient: {
       sessionTimeoutSeconds: s.get('zookeeperSessionTimeout', positiveInt, 10),
+      changePollSeconds: s.get('zookeeperChangePoll', positiveInt, 10),
       auth: zkUser && zkPassword ? { user: zkUser, password: zkPassword } : undefined,
     },
     mesos: { timeoutSeconds: s.get('mesosTimeout', positiveInt, 30) },

@@ -5,12 +5,15 @@
  */
 import type { Config } from '../config/config';
 import type { Logger } from '../log';
+import { ZkChangeSignal } from './change-signal';
 import { DisabledDiscovery } from './disabled';
+import { digestAcl } from './zk-client';
 import { ZookeeperDiscovery, type DiscoveryService, type SelfRegistration, type ZookeeperDiscoveryOptions } from './zookeeper-discovery';
 
 export * from './types';
 export * from './zookeeper-discovery';
 export { DisabledDiscovery } from './disabled';
+export { CHANGES_NODE, signalOnce, ZkChangeSignal } from './change-signal';
 export { BCS_ENDPOINTS_BASE, createProtectedEphemeralSequential, orderBySequence, parseServerInfo } from './registration';
 export { createZkClient, digestAcl, ZkError, type ZkClient, type ZkClientFactory, type ZkClientOptions } from './zk-client';
 
@@ -24,5 +27,16 @@ export function createDiscovery(
     auth: config.zookeeperClient.auth,
     ...opts,
     hosts: config.zookeeper,
+  });
+}
+
+/** The change signal over the discovery's own session; none without ZooKeeper (readers poll every 500 ms). */
+export function createChangeSignal(config: Pick<Config, 'zookeeperClient'>, discovery: DiscoveryService, logger?: Logger): ZkChangeSignal | undefined {
+  if (!(discovery instanceof ZookeeperDiscovery)) return undefined;
+  const { auth, changePollSeconds } = config.zookeeperClient;
+  return new ZkChangeSignal(discovery, {
+    safetyNetMs: (changePollSeconds ?? 10) * 1000,
+    acl: auth && digestAcl(auth.user, auth.password),
+    log: logger?.child({ component: 'change-signal' }),
   });
 }

@@ -103,6 +103,8 @@ export interface ZkClient {
   exists(path: string, watcher?: ZkWatcher): Promise<boolean>;
   create(path: string, data: string | Buffer, mode: number): Promise<string>;
   delete(path: string, version?: number): Promise<void>;
+  /** Replaces a node's data (`version` -1: whatever its version); watchers of its data fire. */
+  setData(path: string, data: string | Buffer, version?: number): Promise<void>;
   getAcl(path: string): Promise<ZkAcl[]>;
   setAcl(path: string, version: number, acl: ZkAcl[]): Promise<void>;
   addAuth(scheme: string, auth: string): Promise<void>;
@@ -140,6 +142,7 @@ interface NativeZk extends EventEmitter {
   a_get_children(path: string, watch: boolean, cb: Cb): number;
   aw_get_children(path: string, watch: NativeWatch, cb: Cb): number;
   a_delete_(path: string, version: number, cb: Cb): number;
+  a_set(path: string, data: string | Buffer, version: number, cb: Cb): number;
   a_get_acl(path: string, cb: Cb): number;
   a_set_acl(path: string, version: number, acl: ZkAcl[], cb: Cb): number;
   add_auth(scheme: string, auth: string, cb: Cb): number;
@@ -295,6 +298,10 @@ export class NativeZkClient extends EventEmitter implements ZkClient {
 
   delete(path: string, version = -1): Promise<void> {
     return this.call('delete', path, (cb) => this.zk.a_delete_(path, version, cb), () => undefined);
+  }
+
+  setData(path: string, data: string | Buffer, version = -1): Promise<void> {
+    return this.call('setData', path, (cb) => this.zk.a_set(path, data, version, cb), () => undefined);
   }
 
   getAcl(path: string): Promise<ZkAcl[]> {

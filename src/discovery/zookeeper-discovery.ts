@@ -11,7 +11,7 @@ import { BCS_ENDPOINTS_BASE, protectedGuid } from './registration';
 import { driverGroup, serviceGroup, ServerCache } from './server-cache';
 import { systemClock, type DiscoveredServer, type DiscoveryEmit, type DiscoveryHealth, type DiscoveryService, type ZookeeperDiscoveryOptions } from './service';
 import { SERVICE_MODULES, type DiscoveryState, type DriverModule, type ServerInfo, type ServiceModule } from './types';
-import { createZkClient, digestAcl, normaliseHosts } from './zk-client';
+import { createZkClient, digestAcl, normaliseHosts, type ZkClient } from './zk-client';
 import { SessionKeeper } from './zk-session';
 import { WatchTree } from './zk-watch';
 
@@ -104,6 +104,11 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
   /** Cluster ids currently listed under a driver module. */
   clusterIds(module: DriverModule): string[] {
     return this.tree.clusterIds(module);
+  }
+
+  /** The session's client while connected: the change signal shares it (one ZooKeeper client per process). */
+  connectedClient(): ZkClient | undefined {
+    return this.keeper.current?.connected ? this.keeper.current.client : undefined;
   }
 
   /** The path of this gateway's own node in the current session, once created. */

@@ -1,4 +1,5 @@
 import { changesSince, latestChangeIds, type ChangeListener, type ChangeRecord } from './changes';
+import type { ChangeSignal } from './change-signal';
 import type { Runtime } from '../runtime';
 
 /**
@@ -9,12 +10,25 @@ import type { Runtime } from '../runtime';
 export const GAP_GRACE_MS = 60_000;
 /** Missing ids remembered at most: a jump of the counter is not that many open transactions. */
 export const MAX_GAPS = 1000;
+/** How often the feed is read when no signal tells this process about other processes' changes. */
+export const FEED_POLL_MS = 500;
+/** How long a signalled id not readable yet (its transaction still open) is looked for at FEED_POLL_MS. */
+export const SIGNALLED_GRACE_MS = 10_000;
+
+export interface FollowOptions {
+  /** Poll interval without a working change signal (default FEED_POLL_MS). */
+  pollMs?: number;
+  /** Other processes' commits announced at once; while it works the poll slows to its safety net. */
+  signal?: ChangeSignal;
+  now?: () => number;
+}
 
 /**
  * Keeps in-memory caches current without a database read per request: hears committed changes from
- * this process at once (ChangeBus), and polls the shared change feed for changes made by other
- * processes (the API when the proxy runs as a sidecar). One indexed query per interval, which also asks
- * again for ids skipped over (see GAP_GRACE_MS), so a change committed out of id order is not lost.
+ * this process at once (ChangeBus), and reads the shared change feed for changes made by other
+ * processes (replicas, the API when the proxy runs as a sidecar) when the change signal says there are
+ * some, else every `pollMs`. One indexed query per read, which also asks again for ids skipped over
+ * (see GAP_GRACE_MS), so a change committed out of id order is not lost.
  */
 export class ChangeFeedFollower {
   private lastId = 0;
@@ -27,13 +41,32 @@ export class ChangeFeedFollower {
   /** Since the last good poll: `outage` (the store health logs it), `error` (logged here once), or not failing. */
   private failing: false | 'outage' | 'error' = false;
   private polling = false;
+  /** Asked to read while a read was running: one more when it ends (that read may predate the commit). */
+  private again = false;
+  private stopped = false;
+  /** The newest id a signal announced and not read yet, since when, and the quick re-read looking for it. */
+  private wanted = 0;
+  private wantedSince = 0;
+  private catchUp: NodeJS.Timeout | undefined;
+  private unsignal: (() => void) | undefined;
+  private readonly pollMs: number;
+  private readonly signal: ChangeSignal | undefined;
+  private readonly now: () => number;
 
   constructor(
     private readonly rt: Runtime,
     private readonly listener: ChangeListener,
-    private readonly intervalMs = 500,
-    private readonly now: () => number = Date.now,
-  ) {}
+    opts: FollowOptions = {},
+  ) {
+    this.pollMs = opts.pollMs ?? FEED_POLL_MS;
+    this.signal = opts.signal;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The poll interval now: the safety net while signals arrive, else `pollMs`. */
+  intervalMs(): number {
+    return this.signal?.up() ? Math.max(this.pollMs, this.signal.safetyNetMs) : this.pollMs;
+  }
 
   async start(): Promise<void> {
     // Below where reading starts, transactions may still be open too: their ids are gaps like any other.
@@ -47,7 +80,26 @@ export class ChangeFeedFollower {
       if (feedId !== undefined && (feedId > this.lastId || this.gaps.has(feedId))) this.heard.add(feedId);
       this.listener(kind, key);
     });
-    this.timer = setInterval(() => void this.poll(), this.intervalMs);
+    this.unsignal = this.signal?.subscribe({
+      signalled: (feedId) => {
+        if (feedId !== undefined && feedId > this.wanted) {
+          this.wanted = feedId;
+          this.wantedSince = this.now();
+        }
+        void this.poll();
+      },
+      // Gone: what was committed since the last signal may never be announced, so read now, then often.
+      health: (up) => {
+        this.schedule();
+        if (!up) void this.poll();
+      },
+    });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => void this.poll(), this.intervalMs());
     this.timer.unref();
   }
 
@@ -55,8 +107,13 @@ export class ChangeFeedFollower {
   async poll(): Promise<void> {
     // A slow query must not let the next tick read the same rows again. While the store is down nothing
     // can be committed to the feed; the store health's probe, not every tick, finds out when it is back.
-    if (this.polling || this.rt.storeHealth.down) return;
+    if (this.stopped || this.rt.storeHealth.down) return;
+    if (this.polling) {
+      this.again = true;
+      return;
+    }
     this.polling = true;
+    this.again = false;
     try {
       this.forgetOldGaps();
       for (;;) {
@@ -77,6 +134,23 @@ export class ChangeFeedFollower {
     } finally {
       this.polling = false;
     }
+    if (this.again) await this.poll();
+    else this.lookForWanted();
+  }
+
+  /** A signalled id not read yet: read again soon, not at the safety net (the writer's transaction may be open). */
+  private lookForWanted(): void {
+    if (!this.wanted || this.catchUp || this.stopped) return;
+    const missing = this.wanted > this.lastId || this.gaps.has(this.wanted);
+    if (!missing || this.now() - this.wantedSince > SIGNALLED_GRACE_MS) {
+      this.wanted = 0;
+      return;
+    }
+    this.catchUp = setTimeout(() => {
+      this.catchUp = undefined;
+      void this.poll();
+    }, this.pollMs);
+    this.catchUp.unref();
   }
 
   /** Rows come oldest first: late commits of missing ids, then the new ones, whose skipped ids become gaps. */
@@ -102,7 +176,11 @@ export class ChangeFeedFollower {
   }
 
   stop(): void {
+    this.stopped = true;
+    clearTimeout(this.catchUp);
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsignal?.();
     this.unsubscribe?.();
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { ChangeFeedFollower } from '../domain/change-feed';
+import type { ChangeSignal } from '../domain/change-signal';
 import { findCredential, openCredential } from '../domain/credentials';
 import { findTunnelCredential } from '../domain/tunnel-credentials';
 import { grantsForCluster, toPlannerGrant } from '../domain/rbac-grants';
@@ -29,8 +30,10 @@ export interface ReconcilerOptions {
   debounceMs?: number;
   /** Retry after a failed or partial sync: doubling from `initialMs` up to `maxMs`, with jitter. */
   backoff?: { initialMs: number; maxMs: number };
-  /** How often other processes' grant changes are looked for in the change feed. */
+  /** How often other processes' grant changes are looked for in the change feed (without a working signal). */
   feedPollMs?: number;
+  /** Other processes' changes announced through ZooKeeper: the feed is then read at once, and polled slowly. */
+  changeSignal?: ChangeSignal;
   metrics?: RbacMetrics;
   /**
    * Agent tunnels this process holds: a cluster with one is pushed through it, with the credential it
@@ -76,7 +79,7 @@ export class RbacReconciler {
   private timer: NodeJS.Timeout | undefined;
   private feed: ChangeFeedFollower | undefined;
   private stopped = false;
-  private readonly opts: Required<Omit<ReconcilerOptions, 'metrics' | 'tunnels'>> & Pick<ReconcilerOptions, 'metrics' | 'tunnels'>;
+  private readonly opts: Required<Omit<ReconcilerOptions, 'metrics' | 'tunnels' | 'changeSignal'>> & Pick<ReconcilerOptions, 'metrics' | 'tunnels' | 'changeSignal'>;
 
   constructor(
     private readonly rt: Runtime,
@@ -100,7 +103,7 @@ export class RbacReconciler {
         // A cluster's first (or new) credentials: its grants can be applied now.
         else if (kind === 'credential') void this.request(key, 'credentials');
       },
-      this.opts.feedPollMs,
+      { pollMs: this.opts.feedPollMs, signal: this.opts.changeSignal },
     );
     await this.feed.start();
     // A tunnel's credential row also announces a 'credential' change; this covers a tunnel whose row

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Registry } from 'prom-client';
 import { activeGrantSources, applySubscriptionEvent, replaceConfigGrants } from '../domain/rbac-grants';
 import { readSyncStatus } from '../domain/rbac-sync-status';
+import type { ChangeSignal } from '../domain/change-signal';
 import { UnavailableError } from '../errors';
 import type { RbacAccess } from './access';
 import type { Runtime } from '../runtime';
@@ -21,7 +22,7 @@ export interface RbacSync {
  * RBAC's sources and sync for one API process: the config file's grants (`turn_on_conf`), the
  * permission subscription (`turn_on_auth`), and the reconciler that pushes grants to clusters.
  */
-export async function startRbacSync(rt: Runtime, registry: Registry, tunnels?: TunnelRoutes): Promise<RbacSync> {
+export async function startRbacSync(rt: Runtime, registry: Registry, tunnels?: TunnelRoutes, changeSignal?: ChangeSignal): Promise<RbacSync> {
   const { rbac } = rt.config;
   const sources = activeGrantSources(rbac);
   const log = rt.logger.child({ component: 'rbac' });
@@ -32,7 +33,7 @@ export async function startRbacSync(rt: Runtime, registry: Registry, tunnels?: T
     if (outcome.added || outcome.removed) log.info({ added: outcome.added, removed: outcome.removed }, 'config-file grants (rbac_data) updated');
   }
 
-  const reconciler = rbac.syncEnabled ? new RbacReconciler(rt, { intervalMs: rbac.reconcileIntervalSeconds * 1000, sources, metrics: new RbacMetrics(registry), tunnels }) : undefined;
+  const reconciler = rbac.syncEnabled ? new RbacReconciler(rt, { intervalMs: rbac.reconcileIntervalSeconds * 1000, sources, metrics: new RbacMetrics(registry), tunnels, changeSignal }) : undefined;
   await reconciler?.start();
 
   let subscription: RbacSubscription | undefined;

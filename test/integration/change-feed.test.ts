@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createConnection } from 'mysql2/promise';
 import { GAP_GRACE_MS, ChangeFeedFollower } from '../../src/domain/change-feed';
+import type { ChangeSignal, ChangeSignalListener } from '../../src/domain/change-signal';
 import { ChangeEvent, type ChangeKind } from '../../src/store/entities';
 import { DIALECTS } from '../helpers/db';
 import { startTestRuntime, type TestRuntime } from '../helpers/app';
+import { waitFor } from '../helpers/wait';
 
 const HOUR = 3_600_000;
 
@@ -30,7 +32,7 @@ for (const dialect of DIALECTS) {
     /** Runs `body` with a started follower (polled by hand) and what it has delivered so far. */
     const following = async (body: (heard: string[], feed: ChangeFeedFollower) => Promise<void>, now: () => number = Date.now): Promise<void> => {
       const heard: string[] = [];
-      const feed = new ChangeFeedFollower(t.rt, (kind, key) => heard.push(`${kind}:${key}`), HOUR, now);
+      const feed = new ChangeFeedFollower(t.rt, (kind, key) => heard.push(`${kind}:${key}`), { pollMs: HOUR, now });
       await feed.start();
       try {
         await body(heard, feed);
@@ -115,3 +117,77 @@ for (const dialect of DIALECTS) {
     }
   });
 }
+
+describe('change feed follower with a change signal', () => {
+  let t: TestRuntime;
+  before(async () => {
+    t = await startTestRuntime('sqlite');
+  });
+  after(async () => t?.stop());
+
+  /** A signal the test drives: up or down, and "another process committed". */
+  class TestSignal implements ChangeSignal {
+    readonly safetyNetMs = HOUR;
+    isUp = true;
+    private readonly listeners = new Set<ChangeSignalListener>();
+    notify(): void {}
+    up(): boolean {
+      return this.isUp;
+    }
+    subscribe(l: ChangeSignalListener): () => void {
+      this.listeners.add(l);
+      return () => this.listeners.delete(l);
+    }
+    fire(feedId?: number): void {
+      for (const l of this.listeners) l.signalled(feedId);
+    }
+    set(up: boolean): void {
+      this.isUp = up;
+      for (const l of this.listeners) l.health(up);
+    }
+  }
+
+  it('reads at a signal, polls only at the safety net while it is up, and every pollMs once it is down', async () => {
+    const signal = new TestSignal();
+    const heard: string[] = [];
+    const feed = new ChangeFeedFollower(t.rt, (kind, key) => heard.push(`${kind}:${key}`), { pollMs: 50, signal });
+    await feed.start();
+    try {
+      const record = async (key: string): Promise<void> => {
+        const em = t.rt.orm.em.fork();
+        em.create(ChangeEvent, { kind: 'token', key, createdAt: new Date() });
+        await em.flush();
+      };
+      assert.equal(feed.intervalMs(), HOUR);
+      await record('signalled');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(heard.length, 0, 'not read before the signal (it would have been at 50 ms polling)');
+      signal.fire();
+      await waitFor('the signalled row', () => heard.includes('token:signalled'));
+      signal.set(false);
+      assert.equal(feed.intervalMs(), 50);
+      await record('polled');
+      await waitFor('the row read by polling', () => heard.includes('token:polled'), 1000);
+    } finally {
+      feed.stop();
+    }
+  });
+
+  it('keeps reading for a signalled id that commits after the signal (a writer inside a transaction)', async () => {
+    const signal = new TestSignal();
+    const heard: string[] = [];
+    const feed = new ChangeFeedFollower(t.rt, (kind, key) => heard.push(`${kind}:${key}`), { pollMs: 50, signal });
+    await feed.start();
+    try {
+      const em = t.rt.orm.em.fork();
+      const last = (await em.find(ChangeEvent, {}, { orderBy: { id: 'desc' }, limit: 1 }))[0]?.id ?? 0;
+      signal.fire(last + 1);
+      await new Promise((r) => setTimeout(r, 200));
+      em.create(ChangeEvent, { id: last + 1, kind: 'token', key: 'late-commit', createdAt: new Date() });
+      await em.flush();
+      await waitFor('the row committed after its signal', () => heard.includes('token:late-commit'), 1000);
+    } finally {
+      feed.stop();
+    }
+  });
+});

@@ -9,8 +9,7 @@ import { application, b64, startWebhook, type FakeWebhook } from './admission-we
 import { gql } from './graphql-fixtures';
 import { authenticate } from '../../src/domain/auth';
 import { listAdmissionWebhookConfigurations, updateAdmissionWebhookConfiguration } from '../../src/domain/admission-webhooks';
-import { createLogger } from '../../src/log';
-import { startRuntime } from '../../src/runtime';
+import { withRuntime } from '../../src/cli/runtime';
 
 const CLUSTER = 'BCS-MESOS-10001';
 
@@ -103,16 +102,14 @@ describe('Mesos passthrough end to end: ZooKeeper discovery, chained admission w
   });
 
   it('applies a webhook change made by another process (through the change feed)', async () => {
-    const other = await startRuntime({ ...gw.app.runtime.config, createDefaultAdmin: false, bootstrapUsers: [] }, createLogger('silent'), { migrate: false });
-    try {
+    // An admin command's process: it announces its commit through ZooKeeper as it ends.
+    await withRuntime({ ...gw.app.runtime.config, bootstrapUsers: [] }, async (other) => {
       const ctx = other.context();
       const admin = await authenticate(ctx.em, gw.adminToken, new Date());
       const current = (await listAdmissionWebhookConfigurations(ctx, admin)).find((c) => c.name === 'app-create')!;
       // Keep only the sidecar webhook: the label must stop appearing.
       await updateAdmissionWebhookConfiguration(other.context(), admin, 'app-create', { webhooks: current.webhooks.slice(0, 1) }, current.version);
-    } finally {
-      await other.close();
-    }
+    });
     const started = Date.now();
     const labels = await waitFor('the change to reach the gateway', async () => {
       driver.received.length = 0;
