@@ -1,5 +1,6 @@
 import type { AutoTlsConfig } from './auto-tls';
 import type { MysqlTarget } from './dsn';
+import type { PeeringConfig } from './peering';
 
 export type DatabaseConfig =
   | { dialect: 'sqlite'; path: string }
@@ -98,6 +99,8 @@ export interface Config {
   readonly localIp?: string;
   /** ZooKeeper client settings (used only when `zookeeper` is set): session timeout and digest ACL credentials. */
   readonly zookeeperClient: { sessionTimeoutSeconds: number; auth?: { user: string; password: string } };
+  /** Replicas relaying agent and driver tunnels to each other (needs ZooKeeper and a shared secret). */
+  readonly peering?: PeeringConfig;
   /** Mesos/k8s-driver passthrough: deadline for a driver's answer. */
   readonly mesos: { timeoutSeconds: number };
   /**
