@@ -119,7 +119,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     driverTunnels,
     stop: async () => {
       feed.stop();
-      tunnelServer.stop();
+      await tunnelServer.stop();
       tunnel.stop();
       drivers.stop();
       held?.driverRoutes.stop();
