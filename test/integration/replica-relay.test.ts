@@ -5,6 +5,7 @@ import { kubectl, spawnKubectl } from '../helpers/fake-kube';
 import { metricValue, startReplicas, type Replica, type Replicas } from '../helpers/replicas';
 import { TunnelAgent } from '../helpers/tunnel-agent';
 import { waitFor } from '../helpers/wait';
+import { BlackholeProxy } from '../helpers/zookeeper';
 
 /**
  * Replicas on one MariaDB and one ZooKeeper: the cluster's apiserver is reachable only through its
@@ -84,6 +85,26 @@ describe('replicas relay agent tunnels to each other', () => {
     } finally {
       await c.stop();
       await second.close();
+    }
+  });
+
+  it('drops a holder whose ZooKeeper session expires (a partitioned or crashed replica) within the session timeout', async () => {
+    const { cluster, registerToken } = await registerCluster(() => r.env.gw.app.runtime.context(), 'BCS-K8S-40078', { serverAddresses: 'https://127.0.0.1:1', caCertData: r.env.fake.caPem, userToken: r.env.fake.token });
+    const partition = await BlackholeProxy.start(r.zk.port);
+    const d = await r.start({ config: { zookeeper: partition.connectString } });
+    const held = await TunnelAgent.connect({ gatewayUrl: d.httpsUrl, gatewayCa: r.env.gatewayCaPem, clusterId: cluster.id, registerToken, address: r.env.fake.url, userToken: r.env.fake.token, caPem: r.env.fake.caPem });
+    try {
+      await waitFor('B to route through D', async () => (await list(b, cluster.identifier)).status === 200, 15_000);
+      const cut = Date.now();
+      partition.blackhole();
+      // D's session (2 s) expires at the server, its holder node with it; B stops routing there.
+      await waitFor('B to drop D', async () => (await list(b, cluster.identifier)).status === 503, 15_000, 100);
+      const took = Date.now() - cut;
+      assert.ok(took < 2_000 + 5_000, `dropped ${took} ms after the partition (session timeout 2 s)`);
+    } finally {
+      await held.close();
+      await d.stop();
+      await partition.close();
     }
   });
 
