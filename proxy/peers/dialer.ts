@@ -25,6 +25,8 @@ export class PeerDialer {
     private readonly peering: PeeringConfig,
     private readonly connectTimeoutMs: number,
     private readonly metrics: PeerMetrics,
+    /** This replica serves TLS: a peer publishing a plain listener is not relayed through (the bytes are TLS to the apiserver, but the dial request is not). */
+    private readonly requireTls: boolean,
   ) {
     // Read once: a CA rotated on disk takes a restart, as the listener's own certificate does.
     this.ca = peering.caFile && fs.existsSync(peering.caFile) ? fs.readFileSync(peering.caFile, 'utf8') : undefined;
@@ -34,6 +36,11 @@ export class PeerDialer {
   dial(peerUrl: string, r: DialRequest): Duplex {
     const conn = new LateDuplex();
     const url = new URL(PEER_DIAL_PATH, peerUrl);
+    if (this.requireTls && url.protocol !== 'https:') {
+      this.metrics.dialled('refused');
+      process.nextTick(() => conn.destroy(failure(`peer ${url.host} publishes a plain-HTTP listener while this replica serves TLS; not relaying through it`, 'ECONNREFUSED')));
+      return conn;
+    }
     const serverName = this.peering.serverName;
     const options: https.RequestOptions = {
       method: 'GET',

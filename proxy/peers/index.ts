@@ -31,7 +31,7 @@ export function createPeering(rt: Runtime, registry: Registry, source: HolderSou
   const connectTimeoutMs = rt.config.proxy.connectTimeoutSeconds * 1000;
   const metrics = new PeerMetrics(registry);
   const directory = new HolderDirectory(source);
-  const dialer = new PeerDialer(config, connectTimeoutMs, metrics);
+  const dialer = new PeerDialer(config, connectTimeoutMs, metrics, Boolean(rt.config.tls));
   return {
     routes: (local) => peerTunnelRoutes(rt, local, directory, dialer),
     holdTunnels(owner, tunnels, drivers) {
