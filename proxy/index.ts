@@ -27,6 +27,9 @@ import { tunnelRoutes, type TunnelRoutes } from './tunnel/routes';
 import { TunnelServer } from './tunnel/server';
 import { WebConsole } from './webconsole/console';
 import type { SessionLimits } from './tunnel/session';
+import type { Peering } from './peers';
+
+export { createPeering, type Peering, type HolderSource, type SelfAddress } from './peers';
 
 export interface ProxySurfaces {
   mounts: Mount[];
@@ -55,6 +58,8 @@ export interface ProxyOptions {
   ownAddresses?: string[];
   /** Other processes' changes announced through ZooKeeper; without it the change feed is polled every 500 ms. */
   changeSignal?: ChangeSignal;
+  /** Replicas sharing tunnels (ZooKeeper and a peering secret configured). */
+  peering?: Peering;
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
@@ -75,9 +80,11 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const connectTimeoutMs = rt.config.proxy.connectTimeoutSeconds * 1000;
   const driverTunnels = new DriverTunnels(upstreamTls(rt.config), connectTimeoutMs);
   const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs, opts.tunnelHeartbeatMs, driverTunnels);
-  const routes = tunnelRoutes(tunnels, connectTimeoutMs);
+  // With peering, a cluster whose tunnel another replica holds is reached through that replica.
+  const held = opts.peering?.holdTunnels(tunnelServer.ownerId, tunnels, driverTunnels);
+  const routes = opts.peering ? opts.peering.routes(tunnelRoutes(tunnels, connectTimeoutMs)) : tunnelRoutes(tunnels, connectTimeoutMs);
   const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, routes);
-  tunnels.onChange((clusterId, connected) => tunnel.tunnelChanged(clusterId, connected));
+  routes.onChange((clusterId, connected) => tunnel.tunnelChanged(clusterId, connected));
   // Changes made elsewhere arrive through the change feed below; the refresh is only a safety net.
   const runner = opts.admission ? undefined : new AdmissionWebhookRunner(rt, registry, { refreshMs: 5 * 60_000 });
   // Webhook configuration routes are management calls: the full principal is loaded for the domain's checks.
@@ -90,7 +97,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     });
   // Who may call /bcsapi routes and what for: one decision for the driver, module and console routes.
   const access = new BcsapiAccess(rt, principals, new GrantAccess(rt));
-  const drivers = new DriverPassthrough(rt, access, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes, driverTunnels);
+  const drivers = new DriverPassthrough(rt, access, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes, held?.driverRoutes ?? driverTunnels);
   const webconsole = new WebConsole(rt, access, metrics, auditLog, streams, opts.ownAddresses);
   const moduleUpstream = new ModuleUpstream({
     connectTimeoutMs: rt.config.modules.connectTimeoutSeconds * 1000,
@@ -109,15 +116,16 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   }, { signal: opts.changeSignal });
   await feed.start();
   return {
-    mounts: [tunnel.mount(), tunnelServer.mount(), ...drivers.mounts(), ...modules.mounts(), webconsole.mount()],
+    mounts: [tunnel.mount(), tunnelServer.mount(), ...(held ? [held.mount] : []), ...drivers.mounts(), ...modules.mounts(), webconsole.mount()],
     tunnels,
     tunnelRoutes: routes,
     driverTunnels,
     stop: async () => {
       feed.stop();
-      tunnelServer.stop();
+      await tunnelServer.stop();
       tunnel.stop();
       drivers.stop();
+      held?.driverRoutes.stop();
       await webconsole.stop();
       await moduleUpstream.close();
       auditLog.flush();

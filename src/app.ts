@@ -1,10 +1,10 @@
-import { createProxy } from '../proxy';
+import { createPeering, createProxy } from '../proxy';
 import type { Http2SecureServer } from 'node:http2';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/config';
-import { createChangeSignal, createDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
+import { createChangeSignal, createDiscovery, ZookeeperDiscovery, type DiscoveryService, type SelfRegistration } from './discovery';
 import type { ChangeSignal } from './domain/change-signal';
 import { CHANGE_RETENTION_MS, pruneChanges } from './domain/changes';
 import { purgeDeadTokens } from './domain/tokens';
@@ -46,21 +46,24 @@ export async function buildMounts(
   role: Role,
   isShuttingDown: () => boolean,
   discovery: DiscoveryService,
+  self: SelfRegistration,
   changeSignal?: ChangeSignal,
 ): Promise<{ mounts: Mount[]; registry: Registry; stop(): Promise<void> }> {
   const registry = createRegistry();
+  // Replicas share tunnels through ZooKeeper: an `--role api` replica pushes RBAC through the proxy holding the tunnel.
+  const peering = createPeering(rt, registry, discovery instanceof ZookeeperDiscovery ? discovery : undefined, self);
   const mounts: Mount[] = [...healthMounts(rt.orm, isShuttingDown, () => discovery.health(), changeSignal)];
   if (rt.config.metrics.onMainListener) mounts.push(metricsMount(registry));
   const stops: (() => Promise<void>)[] = [];
   let tunnels: TunnelRoutes | undefined;
   if (role !== 'api') {
-    const proxy = await createProxy(rt, registry, { discovery, modules: discovery, changeSignal });
+    const proxy = await createProxy(rt, registry, { discovery, modules: discovery, changeSignal, peering });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
     tunnels = proxy.tunnelRoutes;
-  }
+  } else tunnels = peering?.routes();
   if (role !== 'proxy') {
-    // RBAC reaches a cluster through an agent tunnel this process holds, as the proxy does.
+    // RBAC reaches a cluster through an agent tunnel (this process's, or with peering a peer's), as the proxy does.
     const rbac = await startRbacSync(rt, registry, tunnels, changeSignal);
     stops.push(rbac.stop);
     const gql = await createGraphqlMounts(rt, rbac.access);
@@ -88,7 +91,7 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
   let shuttingDown = false;
   // Filled in once the listeners are bound (the port may be chosen by the OS), before discovery starts.
   const registration: SelfRegistration = { ip: '', port: 0, scheme: config.tls ? 'https' : 'http', version: VERSION };
-  const discovery = createDiscovery(config, { register: registration, logger });
+  const discovery = createDiscovery(config, { register: registration, logger, holders: Boolean(config.peering) });
   // Replicas hear each other's commits through ZooKeeper, over the discovery's own session.
   const changeSignal = createChangeSignal(config, discovery, logger);
   const unannounce = changeSignal
@@ -98,7 +101,7 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
     : undefined;
   let built: Awaited<ReturnType<typeof buildMounts>> | undefined;
   try {
-    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery, changeSignal));
+    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery, registration, changeSignal));
     const listening = await startListeners(config, edges.mounts, logger).catch((err: unknown) => {
       throw firstRunTls ? explainFirstRunBindError(err, firstRunTls) : err;
     });

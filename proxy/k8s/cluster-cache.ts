@@ -74,16 +74,17 @@ export class ClusterCache {
     else if (found.length > 1) entry = { result: { ambiguous: found.map((c) => c.id) }, names, expiresAt: briefly };
     else {
       // A live agent tunnel wins over a reported address the gateway could also dial.
-      const tunnel = this.tunnels?.route(cluster.id);
+      const tunnel = await this.tunnels?.route(cluster.id);
       const cred = tunnel ? undefined : await findCredential(ctx, cluster.id);
       const secrets = tunnel?.secrets ?? (cred ? openCredential(ctx, cred) : undefined);
       let upstream: ClusterUpstream | undefined;
       if (secrets) {
         const current = this.upstreams.get(cluster.id);
-        if (current && current.fingerprint === ClusterUpstream.fingerprintOf(secrets, tunnel ? 'tunnel' : 'direct')) upstream = current;
+        const via = tunnel ? (tunnel.via ?? 'tunnel') : 'direct';
+        if (current && current.fingerprint === ClusterUpstream.fingerprintOf(secrets, via)) upstream = current;
         else {
           current?.retire();
-          upstream = new ClusterUpstream(secrets, tunnel ? { ...this.upstreamOptions, dial: tunnel.dial } : this.upstreamOptions);
+          upstream = new ClusterUpstream(secrets, tunnel ? { ...this.upstreamOptions, dial: tunnel.dial, via } : this.upstreamOptions);
           this.upstreams.set(cluster.id, upstream);
         }
       }

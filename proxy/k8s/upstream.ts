@@ -22,6 +22,8 @@ export interface UpstreamOptions {
    * TCP dial; TLS, CA and server name are checked over it exactly as on a dialled connection.
    */
   dial?: (url: URL) => Duplex;
+  /** Which tunnel `dial` goes through (this process's, or a peer's), part of the fingerprint. */
+  via?: string;
   /**
    * How long an idle HTTP/1.1 keep-alive connection (`h1`, 30 s; less if the server says so) and an
    * HTTP/2 session with no stream (`h2`, 120 s) are kept (config `proxy.idle_connection_seconds`,
@@ -70,7 +72,7 @@ export class ClusterUpstream {
     readonly secrets: ClusterSecrets,
     private readonly opts: UpstreamOptions,
   ) {
-    this.fingerprint = ClusterUpstream.fingerprintOf(secrets, opts.dial ? 'tunnel' : 'direct');
+    this.fingerprint = ClusterUpstream.fingerprintOf(secrets, opts.via ?? (opts.dial ? 'tunnel' : 'direct'));
     this.addresses = secrets.serverAddresses.map((a) => ({ url: new URL(a), healthy: true }));
     this.h2ForAll = opts.http2 === 'all';
     this.h2 =
@@ -154,7 +156,7 @@ export class ClusterUpstream {
   }
 
   /** `via` tells a tunnel's pool from a dialled one built from the same secrets. */
-  static fingerprintOf(s: ClusterSecrets, via: 'direct' | 'tunnel' = 'direct'): string {
+  static fingerprintOf(s: ClusterSecrets, via = 'direct'): string {
     return crypto.createHash('sha256').update(JSON.stringify([s.serverAddresses, s.caCertData, s.userToken, via])).digest('hex');
   }
 

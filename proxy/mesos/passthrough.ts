@@ -16,7 +16,7 @@ import type { ProxyPrincipal } from '../shared/principal-cache';
 import { safeUri } from '../shared/safe-uri';
 import { upstreamTls } from '../shared/upstream-tls';
 import type { AdmissionRunner } from '../webhooks/types';
-import type { DriverTunnels } from '../tunnel/driver-tunnels';
+import type { DriverRoutes } from '../tunnel/driver-tunnels';
 import { CODES, sendEnvelope, sendEnvelopeError } from './envelope';
 import { DriverUpstreams, type DriverUpstream } from './upstreams';
 
@@ -79,7 +79,7 @@ export class DriverPassthrough {
     private readonly discovery: DriverDiscovery,
     private readonly admission?: AdmissionRunner,
     private readonly webhookRoutes?: WebhookRouteHandler,
-    tunnels?: DriverTunnels,
+    tunnels?: DriverRoutes,
   ) {
     this.upstreams = new DriverUpstreams(discovery, upstreamTls(rt.config), tunnels);
   }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { driverBaseUrl, type DriverDiscovery, type DriverModule } from '../../src/discovery/types';
-import type { DriverTunnels } from '../tunnel/driver-tunnels';
+import type { DriverRoutes } from '../tunnel/driver-tunnels';
 import type { DriverModuleName } from '../tunnel/handshake';
 
 /** Where one attempt goes: the driver's base URL and the agent that reaches it. */
@@ -35,7 +35,7 @@ export class DriverUpstreams {
   constructor(
     private readonly discovery: DriverDiscovery,
     tls: https.AgentOptions,
-    private readonly tunnels?: DriverTunnels,
+    private readonly tunnels?: DriverRoutes,
   ) {
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...tls });
   }

@@ -7,6 +7,11 @@ import type { DriverParams, TunnelSession } from './session';
 
 export type DriverSession = TunnelSession<DriverParams>;
 
+/** Where the driver passthrough finds drivers behind tunnels (this process's, and peers' when peering is on). */
+export interface DriverRoutes {
+  live(module: DriverModuleName, clusterId: string): Pick<DriverTunnel, 'base' | 'agent'>[];
+}
+
 /** One driver replica reached through its tunnel: where to send requests, and the agent that dials it. */
 export interface DriverTunnel {
   /** `http(s)://host:port` the driver reported. */
@@ -34,11 +39,17 @@ const clusterKey = (module: DriverModuleName, clusterId: string): string => `${m
 export class DriverTunnels {
   private readonly byCluster = new Map<string, Entry[]>();
   private readonly entries = new Map<DriverSession, Entry>();
+  private readonly listeners: ((module: DriverModuleName, clusterId: string) => void)[] = [];
 
   constructor(
     private readonly tls: https.AgentOptions,
     private readonly connectTimeoutMs: number,
   ) {}
+
+  /** Told each time a driver tunnel of a cluster connects or goes (peering publishes the holders). */
+  onChange(listener: (module: DriverModuleName, clusterId: string) => void): void {
+    this.listeners.push(listener);
+  }
 
   add(module: DriverModuleName, session: DriverSession): void {
     const key = clusterKey(module, session.clusterId);
@@ -60,6 +71,7 @@ export class DriverTunnels {
     list.push(entry);
     this.byCluster.set(key, list);
     this.entries.set(session, entry);
+    for (const l of this.listeners) l(module, session.clusterId);
   }
 
   remove(session: DriverSession): void {
@@ -70,6 +82,7 @@ export class DriverTunnels {
     const list = (this.byCluster.get(entry.key) ?? []).filter((e) => e !== entry);
     if (list.length) this.byCluster.set(entry.key, list);
     else this.byCluster.delete(entry.key);
+    for (const l of this.listeners) l(entry.key.slice(0, entry.key.indexOf('/')) as DriverModuleName, session.clusterId);
   }
 
   /** Open sessions of a cluster's driver (all replicas), for the per-cluster cap. */

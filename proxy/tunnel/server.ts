@@ -66,6 +66,7 @@ export class TunnelServer {
   private readonly heartbeats: NodeJS.Timeout;
   /** This process, in the rows it stores: a crashed process's rows are told apart by their stale heartbeat. */
   readonly ownerId = crypto.randomBytes(16).toString('hex');
+  private stopping = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -211,7 +212,7 @@ export class TunnelServer {
     this.metrics.sessions -= 1;
     const last = this.registry.remove(session);
     this.rt.logger.info({ clusterId: session.clusterId, agent: session.agentAddress, reason }, 'agent tunnel closed');
-    if (last) void this.forgetCredential(session);
+    if (last && !this.stopping) void this.forgetCredential(session);
   }
 
   private async forgetCredential(session: TunnelSession): Promise<void> {
@@ -248,10 +249,18 @@ export class TunnelServer {
     pairs.forEach((p, i) => refused[i] && p.session.close(1008, 'register token revoked, rotated or expired, or cluster removed'));
   }
 
-  stop(): void {
+  /**
+   * Closes every tunnel and removes this process's credential rows before the store closes (a removal
+   * left to the close events would query a closed pool), so peers stop routing here at once.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.rechecks);
     clearInterval(this.heartbeats);
-    for (const s of [...this.registry.all(), ...this.drivers.all()]) s.close(1001, 'gateway shutting down');
+    const agents = this.registry.all();
+    for (const s of [...agents, ...this.drivers.all()]) s.close(1001, 'gateway shutting down');
     this.wss.close();
+    const newest = new Map(agents.map((s) => [s.clusterId, s]));
+    await Promise.all([...newest.values()].map((s) => this.forgetCredential(s)));
   }
 }

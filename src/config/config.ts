@@ -1,5 +1,6 @@
 import type { AutoTlsConfig } from './auto-tls';
 import type { MysqlTarget } from './dsn';
+import type { PeeringConfig } from './peering';
 
 export type DatabaseConfig =
   | { dialect: 'sqlite'; path: string }
@@ -102,6 +103,8 @@ export interface Config {
    * a working signal it is read every 500 ms).
    */
   readonly zookeeperClient: { sessionTimeoutSeconds: number; changePollSeconds?: number; auth?: { user: string; password: string } };
+  /** Replicas relaying agent and driver tunnels to each other (needs ZooKeeper and a shared secret). */
+  readonly peering?: PeeringConfig;
   /** Mesos/k8s-driver passthrough: deadline for a driver's answer. */
   readonly mesos: { timeoutSeconds: number };
   /**

@@ -56,6 +56,11 @@ export const ALIASES = {
   zookeeperAuthPassword: ['zookeeper.auth_password'],
   zookeeperSessionTimeout: ['zookeeper.session_timeout_seconds'],
   zookeeperChangePoll: ['zookeeper.change_poll_seconds'],
+  peeringEnabled: ['peering.enabled'],
+  peeringSecret: ['peering.secret', 'peer_token'],
+  peeringSecretFile: ['peering.secret_file'],
+  peeringCaFile: ['peering.ca_file'],
+  peeringServerName: ['peering.server_name'],
   mesosTimeout: ['mesos.timeout_seconds'],
   moduleConnectTimeout: ['modules.connect_timeout_seconds'],
   moduleResponseTimeout: ['modules.response_timeout_seconds'],
@@ -93,6 +98,8 @@ export const ENV_OVERRIDES: Record<string, Setting> = {
   BCS_API_ZOOKEEPER_AUTH_USER: 'zookeeperAuthUser',
   BCS_API_ZOOKEEPER_AUTH_PASSWORD: 'zookeeperAuthPassword',
   BCS_API_LOG_LEVEL: 'logLevel',
+  BCS_API_PEERING_SECRET: 'peeringSecret',
+  BCS_API_PEERING_SECRET_FILE: 'peeringSecretFile',
   BCS_API_TURN_ON_RBAC: 'turnOnRbac',
   BCS_API_RBAC_SUBSCRIPTION_APP_SECRET: 'subAppSecret',
 };
@@ -106,7 +113,7 @@ export const KNOWN_UNUSED: readonly string[] = [
   'custom_server_key_password', 'custom_client_cert_file', 'custom_client_key_file', 'custom_client_key_password',
   'ls_address', 'ls_ca_file', 'ls_client_cert_file', 'ls_client_key_file', 'license_server_config',
   'log_dir', 'log_max_size', 'log_max_num', 'logtostderr', 'alsologtostderr', 'stderrthreshold', 'vmodule',
-  'log_backtrace_at', 'log_config', 'pid_dir', 'process_config', 'edition', 'peer_token', 'bkiam_auth', 'tke',
+  'log_backtrace_at', 'log_config', 'pid_dir', 'process_config', 'edition', 'bkiam_auth', 'tke',
   'bke.cluster_credentials_fixtures', 'zk_config.bcs_zookeeper_ipv6', 'local_config.local_ipv6',
 ];
 

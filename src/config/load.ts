@@ -7,6 +7,7 @@ import type { Config } from './config';
 import { readBcsapiSettings } from './bcsapi';
 import { readListeners } from './listeners';
 import { readLogLevel } from './logging';
+import { readPeering } from './peering';
 import { readConfigFile, type ConfigFile } from './read-file';
 import { bool, nonEmpty, port, positiveInt, SettingReader } from './settings';
 import { readDatabase, readEncryption } from './storage';
@@ -49,6 +50,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
   });
   if (autoTls.problem) s.problems.push(autoTls.problem);
   const { inert, ...bcsapi } = readBcsapiSettings(s, cwd);
+  const zookeeper = s.get('zookeeper', nonEmpty);
+  const peering = readPeering(s, cwd, { zookeeper, autoTlsDir: autoTls.autoTls?.dir, tlsCaFile: listeners.tls?.caFile });
 
   const config: Omit<Config, 'ignoredKeys' | 'unusedKeys' | 'warnings'> = {
     dataDir,
@@ -78,13 +81,14 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       idleConnectionSeconds: s.get('idleConnection', positiveInt, 30),
       idleH2SessionSeconds: s.get('idleH2Session', positiveInt, 120),
     },
-    zookeeper: s.get('zookeeper', nonEmpty),
+    zookeeper,
     localIp: s.get('localIp', nonEmpty),
     zookeeperClient: {
       sessionTimeoutSeconds: s.get('zookeeperSessionTimeout', positiveInt, 10),
       changePollSeconds: s.get('zookeeperChangePoll', positiveInt, 10),
       auth: zkUser && zkPassword ? { user: zkUser, password: zkPassword } : undefined,
     },
+    peering: peering.peering,
     mesos: { timeoutSeconds: s.get('mesosTimeout', positiveInt, 30) },
     modules: {
       connectTimeoutSeconds: s.get('moduleConnectTimeout', positiveInt, 5),
@@ -95,5 +99,5 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
   if (s.problems.length) throw new ConfigError(s.problems);
 
   const { unusedKeys, ignoredKeys } = leftoverKeys(file.raw, s.usedKeys, inert);
-  return { ...config, ignoredKeys, unusedKeys, warnings: configWarnings(opts.file, file.duplicates, unusedKeys, ignoredKeys) };
+  return { ...config, ignoredKeys, unusedKeys, warnings: [...configWarnings(opts.file, file.duplicates, unusedKeys, ignoredKeys), ...(peering.warning ? [peering.warning] : [])] };
 }

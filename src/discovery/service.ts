@@ -48,6 +48,10 @@ export interface ZookeeperDiscoveryOptions {
   clock?: Clock;
   /** Backoff for a missing base path and failed reads: initial delay doubling up to max (ms). */
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Watch (and allow publishing) the replicas holding each cluster's tunnels (peering on). */
+  holders?: boolean;
+  /** Where they are published; default `/bcs/services/bcs-api/tunnels`. */
+  holdersPath?: string;
   /** The C client's own log level (0 off … 4 debug); default 1 (errors). */
   nativeLogLevel?: number;
   logger?: Logger;

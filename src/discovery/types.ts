@@ -23,7 +23,18 @@ export type ServiceModule = 'storage' | 'metricservice' | 'netservice' | 'cluste
 
 export const SERVICE_MODULES: readonly ServiceModule[] = ['storage', 'metricservice', 'netservice', 'clusterkeeper', 'networkdetection'];
 
-export type DiscoveryModule = DriverModule | ServiceModule;
+/**
+ * This gateway's own per-cluster directory (outside the original's `endpoints` tree, so its readers never
+ * see it): the replicas holding each cluster's agent and driver tunnels.
+ */
+export type HolderModule = 'tunnelholders';
+export const HOLDER_MODULE: HolderModule = 'tunnelholders';
+export const TUNNEL_HOLDERS_DIR = '/bcs/services/bcs-api/tunnels';
+
+/** Modules whose directory lists cluster ids, each a directory of nodes. */
+export type ClusterModule = DriverModule | HolderModule;
+
+export type DiscoveryModule = ClusterModule | ServiceModule;
 
 export type DiscoveryState = 'disabled' | 'connecting' | 'connected' | 'stale';
 

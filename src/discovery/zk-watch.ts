@@ -12,11 +12,11 @@ import type { Logger } from '../log';
 import { createProtectedEphemeralSequential, orderBySequence, parseServerInfo } from './registration';
 import { driverGroup, serviceGroup, type Group, type ServerCache } from './server-cache';
 import type { Clock, SelfRegistration } from './service';
-import type { DriverModule, ServiceModule } from './types';
+import type { ClusterModule, DiscoveryModule, ServiceModule } from './types';
 import { isConnectionError, isNoNode, ZK_EVENT, type ZkAcl, type ZkWatcher } from './zk-client';
 import type { Session } from './zk-session';
 
-type Target = { kind: 'parent'; module: DriverModule } | { kind: 'group'; group: Group } | { kind: 'node'; group: Group; node: string } | { kind: 'self' };
+type Target = { kind: 'parent'; module: ClusterModule } | { kind: 'group'; group: Group } | { kind: 'node'; group: Group; node: string } | { kind: 'self' };
 
 const targetKey = (t: Target): string => {
   switch (t.kind) {
@@ -33,7 +33,9 @@ const targetKey = (t: Target): string => {
 
 export interface WatchTreeOptions {
   base: string;
-  drivers: readonly DriverModule[];
+  drivers: readonly ClusterModule[];
+  /** Directories outside `base` (this gateway's own tunnel holders), by module. */
+  dirs?: Partial<Record<DiscoveryModule, string>>;
   services: readonly ServiceModule[];
   cache: ServerCache;
   isCurrent: (s: Session) => boolean;
@@ -48,14 +50,22 @@ export interface WatchTreeOptions {
 
 export class WatchTree {
   /** Clusters being watched per driver module (= the module directory's last listing). */
-  private readonly clusters = new Map<DriverModule, Set<string>>();
+  private readonly clusters = new Map<ClusterModule, Set<string>>();
 
   constructor(private readonly o: WatchTreeOptions) {
     for (const m of o.drivers) this.clusters.set(m, new Set());
   }
 
-  clusterIds(module: DriverModule): string[] {
+  clusterIds(module: ClusterModule): string[] {
     return [...(this.clusters.get(module) ?? [])].sort();
+  }
+
+  private dir(module: DiscoveryModule): string {
+    return this.o.dirs?.[module] ?? `${this.o.base}/${module}`;
+  }
+
+  private groupPath(group: Group): string {
+    return group.clusterId === undefined ? this.dir(group.module) : `${this.dir(group.module)}/${group.clusterId}`;
   }
 
   clear(): void {
@@ -169,8 +179,8 @@ export class WatchTree {
   }
 
   /** `<base>/<module>` of a driver module lists cluster ids: start watching new ones, drop the ones that went away. */
-  private async refreshParent(s: Session, module: DriverModule): Promise<void> {
-    const path = `${this.o.base}/${module}`;
+  private async refreshParent(s: Session, module: ClusterModule): Promise<void> {
+    const path = this.dir(module);
     let ids: string[];
     try {
       ids = await this.watched(s, { kind: 'parent', module }, (w) => s.client.getChildren(path, w));
@@ -187,7 +197,7 @@ export class WatchTree {
   }
 
   /** Returns the ids that are new. */
-  private setClusters(module: DriverModule, ids: string[]): string[] {
+  private setClusters(module: ClusterModule, ids: string[]): string[] {
     const known = this.clusters.get(module)!;
     const next = new Set(ids);
     const added = ids.filter((id) => !known.has(id));
@@ -202,10 +212,10 @@ export class WatchTree {
 
   /** A group directory lists server nodes: read new ones, drop the ones that went away. */
   private async refreshGroup(s: Session, group: Group): Promise<void> {
-    const live = (): boolean => group.clusterId === undefined || (this.clusters.get(group.module as DriverModule)?.has(group.clusterId) ?? false);
+    const live = (): boolean => group.clusterId === undefined || (this.clusters.get(group.module as ClusterModule)?.has(group.clusterId) ?? false);
     if (!live()) return;
     const t: Target = { kind: 'group', group };
-    const path = `${this.o.base}/${group.key}`;
+    const path = this.groupPath(group);
     let names: string[];
     try {
       names = orderBySequence(await this.watched(s, t, (w) => s.client.getChildren(path, w)));
@@ -228,7 +238,7 @@ export class WatchTree {
   private async refreshNode(s: Session, group: Group, node: string): Promise<void> {
     const cache = this.o.cache;
     if (!cache.isListed(group.key, node)) return;
-    const path = `${this.o.base}/${group.key}/${node}`;
+    const path = `${this.groupPath(group)}/${node}`;
     let data: Buffer;
     try {
       data = await this.watched(s, { kind: 'node', group, node }, (w) => s.client.getData(path, w));

@@ -7,11 +7,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
+import { discoveryHealth } from './health';
+import { PublishedNodes } from './published-nodes';
 import { BCS_ENDPOINTS_BASE, protectedGuid } from './registration';
 import { driverGroup, serviceGroup, ServerCache } from './server-cache';
 import { systemClock, type DiscoveredServer, type DiscoveryEmit, type DiscoveryHealth, type DiscoveryService, type ZookeeperDiscoveryOptions } from './service';
-import { SERVICE_MODULES, type DiscoveryState, type DriverModule, type ServerInfo, type ServiceModule } from './types';
-import { createZkClient, digestAcl, normaliseHosts, type ZkClient } from './zk-client';
+import { HOLDER_MODULE, SERVICE_MODULES, TUNNEL_HOLDERS_DIR, type DiscoveryState, type DriverModule, type ServerInfo, type ServiceModule } from './types';
+import { createZkClient, digestAcl, ensurePath, normaliseHosts, type ZkClient } from './zk-client';
 import { SessionKeeper } from './zk-session';
 import { WatchTree } from './zk-watch';
 
@@ -27,6 +29,8 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
   private readonly cache: ServerCache;
   private readonly keeper: SessionKeeper;
   private readonly tree: WatchTree;
+  private readonly published: PublishedNodes;
+  private readonly holdersDir: string;
   private started = false;
   private stopped = false;
 
@@ -41,6 +45,8 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
     const maxDelayMs = options.retry?.maxDelayMs ?? 5000;
     const backoff = (attempt: number): number => Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt, 20));
     const emit: DiscoveryEmit = (event, ...args) => this.emit(event, ...args);
+    const acl = options.auth && digestAcl(options.auth.user, options.auth.password);
+    this.holdersDir = options.holdersPath ?? TUNNEL_HOLDERS_DIR;
     this.cache = new ServerCache(emit);
     this.keeper = new SessionKeeper({
       hosts: this.hosts,
@@ -52,22 +58,28 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
       backoff,
       log: this.log,
       emit,
-      onConnected: (s) => void this.tree.resync(s).then(() => this.keeper.synchronised(s)),
+      // The holders' directory exists before it is watched, so the first tunnel anywhere is seen at once.
+      onConnected: (s) =>
+        void (options.holders ? ensurePath(s.client, this.holdersDir, acl).catch(() => undefined) : Promise.resolve())
+          .then(() => Promise.all([this.tree.resync(s), this.published.resync(s)]))
+          .then(() => this.keeper.synchronised(s)),
     });
     this.tree = new WatchTree({
       base: (options.basePath ?? BCS_ENDPOINTS_BASE).replace(/\/+$/, ''),
-      drivers: options.modules ?? DRIVER_MODULES,
+      drivers: [...(options.modules ?? DRIVER_MODULES), ...(options.holders ? [HOLDER_MODULE] : [])],
+      dirs: { [HOLDER_MODULE]: this.holdersDir },
       services: this.services,
       cache: this.cache,
       isCurrent: (s) => this.keeper.isCurrent(s),
       clock,
       backoff,
       register: options.register,
-      acl: options.auth && digestAcl(options.auth.user, options.auth.password),
+      acl,
       guid: protectedGuid(),
       onRegistered: (path) => this.emit('registered', path),
       log: this.log,
     });
+    this.published = new PublishedNodes(() => this.keeper.current, (s) => this.keeper.isCurrent(s), acl, this.log);
   }
 
   start(): void {
@@ -117,35 +129,20 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
   }
 
   health(): DiscoveryHealth {
-    const state = this.state();
-    const iso = (t?: number): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
-    const message =
-      state === 'connected'
-        ? 'zookeeper connected, server cache in sync'
-        : state === 'stale'
-          ? `zookeeper unreachable for longer than the session timeout; not routing to discovered servers`
-          : this.keeper.lastSyncAt === undefined
-            ? 'connecting to zookeeper'
-            : 'zookeeper connection lost; serving the cached servers while reconnecting';
-    const all = this.list();
-    const drivers = all.filter((s) => s.clusterId !== undefined);
-    const services: Partial<Record<ServiceModule, number>> = {};
-    for (const s of all) if (s.clusterId === undefined) services[s.module as ServiceModule] = (services[s.module as ServiceModule] ?? 0) + 1;
-    const session = this.keeper.current;
-    return {
-      state,
-      ready: state === 'connected',
-      message,
-      hosts: this.hosts,
-      sessionId: session?.client.sessionId || undefined,
-      sessionTimeoutMs: session?.client.sessionTimeoutMs ?? this.requestedTimeoutMs,
-      sessions: this.keeper.sessions,
-      lastSyncAt: iso(this.keeper.lastSyncAt),
-      disconnectedSince: iso(this.keeper.disconnectedSince),
-      clusters: new Set(drivers.map((s) => `${s.module}/${s.clusterId}`)).size,
-      drivers: drivers.length,
-      services,
-      registration: this.options.register ? { path: session?.ownPath } : undefined,
-    };
+    return discoveryHealth(this.keeper, this.list(), { hosts: this.hosts, requestedTimeoutMs: this.requestedTimeoutMs, registering: Boolean(this.options.register) });
+  }
+
+  /** Replicas publishing a cluster's tunnels (this process's own nodes included); empty while stale. */
+  holders(clusterId: string): ServerInfo[] {
+    return this.keeper.stale() ? [] : this.cache.servers(driverGroup(HOLDER_MODULE, clusterId).key);
+  }
+
+  /** Publishes an ephemeral node under `<holders dir>/<cluster id>`, kept across sessions until withdrawn. */
+  publishHolder(key: string, clusterId: string, name: string, data: string): void {
+    this.published.publish(key, `${this.holdersDir}/${clusterId}`, name, data);
+  }
+
+  withdrawHolder(key: string): void {
+    this.published.withdraw(key);
   }
 }

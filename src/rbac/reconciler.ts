@@ -177,9 +177,9 @@ export class RbacReconciler {
     return { clusterId, server: client.server, plan };
   }
 
-  /** A live tunnel in this process first (as the /tunnels proxy), else the reported credential. */
+  /** A live tunnel (this process's, else a peer's) first, as the /tunnels proxy, else the reported credential. */
   private async transportFor(ctx: DomainContext, clusterId: string): Promise<Transport | undefined> {
-    const tunnel = this.opts.tunnels?.route(clusterId);
+    const tunnel = await this.opts.tunnels?.route(clusterId);
     if (tunnel) return { creds: { ...tunnel.secrets, clusterId }, dial: tunnel.dial };
     const cred = await findCredential(ctx, clusterId);
     return cred ? { creds: { ...openCredential(ctx, cred), clusterId } } : undefined;

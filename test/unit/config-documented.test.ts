@@ -86,7 +86,9 @@ describe("the original's documented bcs-api.yaml", () => {
       'bkiam_auth.apigw_rsa_file', 'bkiam_auth.auth_token_sync_time', 'bkiam_auth.bkiam_auth_host',
       'bkiam_auth.bkiam_auth_system_id', 'bkiam_auth.bkiam_auth_scope_id', 'bkiam_auth.bkiam_auth_zookeeper', 'bkiam_auth.bkiam_auth_token_whitelist',
     ]);
-    assert.equal(c.warnings.length, 2, 'the duplicate and the unused keys: one line each');
+    // And ZooKeeper without a peering secret: replicas do not relay tunnels to each other (one line).
+    assert.equal(c.warnings.length, 3, 'the duplicate and the unused keys, and peering off: one line each');
+    assert.equal(c.warnings.filter((w) => w.message.includes('no peering secret')).length, 1);
   });
 
   it('loads as printed, blanks left blank: no TLS, plain on insecure_address:insecure_port, no ZooKeeper', () => {

@@ -9,7 +9,7 @@ import { loadCompose, MissingVariable, type ComposeService } from '../helpers/de
 import { readRepo, repoPath, ROOT } from '../helpers/deploy/files';
 
 const TEXT = readRepo('docker/compose.yaml');
-const ENV = { BCS_API_DB_PASSWORD: 'f00dfeed' };
+const ENV = { BCS_API_DB_PASSWORD: 'f00dfeed', BCS_API_PEERING_SECRET: 'c0ffee'.repeat(8) };
 const { raw, resolved } = loadCompose(TEXT, ENV);
 const services = resolved.services;
 const GATEWAYS = ['bcs-api-1', 'bcs-api-2', 'bcs-api-proxy'];

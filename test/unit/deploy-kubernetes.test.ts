@@ -7,7 +7,7 @@ import { validateManifest } from '../helpers/deploy/k8s-schema';
 
 const DIRS = ['docker/kubernetes/agent', 'docker/kubernetes/gateway'];
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
-const IMAGE = loadCompose(readRepo('docker/compose.yaml'), { BCS_API_DB_PASSWORD: 'x' }).resolved.services['bcs-api-1']!.image;
+const IMAGE = loadCompose(readRepo('docker/compose.yaml'), { BCS_API_DB_PASSWORD: 'x', BCS_API_PEERING_SECRET: 'x' }).resolved.services['bcs-api-1']!.image;
 
 const containersOf = (pod: V1PodSpec): V1Container[] => [...(pod.initContainers ?? []), ...pod.containers];
 const probesOf = (c: V1Container): [string, V1Probe][] =>
