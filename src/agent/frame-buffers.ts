@@ -1,7 +1,17 @@
 import { MAX_HEADER_BYTES } from '../tunnel/wire';
 
-/** Largest read from an apiserver socket, and so the largest Data payload the agent sends (libuv's own read size). */
-export const READ_BYTES = 64 * 1024;
+/** TLS's largest record: the outer TLS cuts every websocket message into records of at most this. */
+const TLS_RECORD_BYTES = 16 * 1024;
+/** A client's websocket frame header for a payload under 64 KiB: 2 bytes, a 16-bit length, the mask key. */
+const WS_HEADER_BYTES = 2 + 2 + 4;
+
+/**
+ * Largest read from an apiserver socket, and so the largest Data payload the agent sends: libuv's own
+ * read size (64 KiB) less the tunnel and websocket headers, so a full frame fills exactly four TLS
+ * records. A frame of 64 KiB of payload took a fifth record of a few bytes, and the gateway handled
+ * that fifth piece like any other: one more decryption, buffer and stream event per frame.
+ */
+export const READ_BYTES = 4 * TLS_RECORD_BYTES - WS_HEADER_BYTES - MAX_HEADER_BYTES;
 /** Frames at least this long reuse pooled buffers; shorter ones (watch events, responses) are allocated to size. */
 export const POOLED_FROM = 16 * 1024;
 /** Pooled frame buffers kept for reuse: the websocket's high-water mark's worth of full frames. */

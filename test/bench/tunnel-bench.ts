@@ -9,7 +9,8 @@
  * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_LOG_MIB (64), BENCH_STREAMS
  * (log bodies per path per round, 2), BENCH_TUNNELS (200), BENCH_WATCHES (1000); BENCH_GATEWAY_NODE_ARGS
  * and BENCH_AGENT_NODE_ARGS (e.g. --cpu-prof) as in bench:proxy. BENCH_ONLY=stream runs only the log
- * streaming, dialled and tunnelled taking turns, and prints the ratio of the medians (see stream-only.ts).
+ * streaming, dialled and tunnelled taking turns, and prints the ratio of the medians with CPU and the
+ * gateway's garbage collections per MiB (see stream-only.ts).
  * Progress goes to stderr, the table to stdout.
  */
 import fs from 'node:fs';
@@ -136,7 +137,8 @@ async function main(): Promise<void> {
     await streamOnce(c.logUrl, c.token, LOG_BYTES, c.ca);
   }
   if (STREAM_ONLY) {
-    process.stdout.write(await streamRounds(contenders, pids, { rounds: ROUNDS, streams: STREAMS, logBytes: LOG_BYTES }));
+    const gatewayGc = async () => ({ count: await gw.metric('nodejs_gc_duration_seconds_count'), seconds: await gw.metric('nodejs_gc_duration_seconds_sum') });
+    process.stdout.write(await streamRounds(contenders, pids, gatewayGc, { rounds: ROUNDS, streams: STREAMS, logBytes: LOG_BYTES }));
     return;
   }
   const idleConns = 0;

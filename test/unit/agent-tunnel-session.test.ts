@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
+import { READ_BYTES } from '../../src/agent/frame-buffers';
 import { agentMetrics } from '../../src/agent/health';
 import { TunnelSession, WS_HIGH_WATER } from '../../src/agent/tunnel-session';
 import { createLogger } from '../../src/log';
@@ -19,6 +20,8 @@ class StandInWs {
   paused = 0;
   resumed = 0;
   sent: TunnelMessage[] = [];
+  /** Length of every frame sent, header included. */
+  frameBytes: number[] = [];
   callbacks: (() => void)[] = [];
   /** Frames not yet "written", with their bytes when sent: a sender may reuse a frame only after its callback. */
   private unsent: { frame: Buffer; copy: Buffer }[] = [];
@@ -26,6 +29,7 @@ class StandInWs {
   overwritten = 0;
   send(frame: Buffer, _opts: unknown, cb: () => void): void {
     const copy = Buffer.from(frame);
+    this.frameBytes.push(frame.length);
     this.sent.push(decodeMessage(copy));
     this.unsent.push({ frame, copy });
     this.callbacks.push(cb);
@@ -131,6 +135,21 @@ describe('bcs-api agent: tunnel session flow control', { timeout: 60_000 }, () =
     ws.flush();
     assert.equal(ws.overwritten, 0, 'a frame was reused before the websocket was done with it');
     assert.ok(ws.bytesFor(10).equals(body), 'the bytes arrived changed');
+    s.close();
+  });
+
+  it('sends a full read as one frame that fills at most four TLS records with its websocket header', async () => {
+    const ws = new StandInWs();
+    const s = session(ws);
+    const count = accepted.length;
+    s.onFrame(frame(11, MessageType.Connect, connectPayload('tcp', `127.0.0.1:${port}`)));
+    const peer = await waitFor('the dialled connection', () => accepted[count], 10_000);
+    peer.write(Buffer.alloc(4 * 1024 * 1024));
+    await waitFor('every byte sent', () => (ws.flush(), ws.dataFor(11) >= 4 * 1024 * 1024), 20_000);
+    const full = ws.sent.filter((m) => m.connId === 11 && m.payload.length === READ_BYTES).length;
+    assert.ok(full > 0, 'no read filled the read buffer');
+    // A client's header for a payload under 64 KiB: 2 bytes, a 16-bit length and the mask key.
+    assert.ok(Math.max(...ws.frameBytes) + 8 <= 4 * 16 * 1024, `a frame of ${Math.max(...ws.frameBytes)} bytes takes a fifth TLS record`);
     s.close();
   });
 
