@@ -75,4 +75,29 @@ describe('replicas relay across a ZooKeeper restart', () => {
       await c.stop();
     }
   });
+
+  it('finds a tunnel that moved while ZooKeeper was down once it is back (the old holder refuses meanwhile)', async () => {
+    const d = await r.start();
+    const e = await r.start();
+    agent = await connectAgent(d.httpsUrl);
+    try {
+      await waitFor('B to route through D', async () => (await list(b)) === 200, 15_000);
+      await r.zk.stop();
+      // The agent moves from D to E during the outage: nobody can be told.
+      await agent.close();
+      agent = await connectAgent(e.httpsUrl);
+      const during = await list(b);
+      assert.ok(during === 200 || during === 503, `B answers at once: relayed by whoever it reaches, or 503 (${during})`);
+      const eBefore = await servedBy(e);
+      await r.zk.start();
+      // E's session republishes its holder node and D's withdrawal goes through: B follows.
+      await waitFor('B to route through E', async () => (await list(b)) === 200 && (await servedBy(e)) > eBefore, 20_000);
+      assert.deepEqual(await burst(b, 3), [200, 200, 200]);
+    } finally {
+      await agent?.close();
+      agent = undefined;
+      await d.stop();
+      await e.stop();
+    }
+  });
 });
