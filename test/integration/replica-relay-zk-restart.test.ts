@@ -16,8 +16,9 @@ describe('replicas relay across a ZooKeeper restart', () => {
 
   const connectAgent = (gatewayUrl: string): Promise<TunnelAgent> =>
     TunnelAgent.connect({ gatewayUrl, gatewayCa: r.env.gatewayCaPem, clusterId: r.env.clusterId, registerToken: r.env.registerToken, address: r.env.fake.url, userToken: r.env.fake.token, caPem: r.env.fake.caPem });
-  const list = async (replica: { httpUrl: string }): Promise<number> =>
-    (await fetch(`${replica.httpUrl}/tunnels/clusters/${r.env.identifier}/api/v1/namespaces/ns1/pods`, { headers: { authorization: `Bearer ${r.env.gw.adminToken}` }, signal: AbortSignal.timeout(10_000) })).status;
+  /** Lists pods through `replica`, naming the cluster by its identifier (or by `key`: each key is resolved and cached apart). */
+  const list = async (replica: { httpUrl: string }, key = r.env.identifier): Promise<number> =>
+    (await fetch(`${replica.httpUrl}/tunnels/clusters/${key}/api/v1/namespaces/ns1/pods`, { headers: { authorization: `Bearer ${r.env.gw.adminToken}` }, signal: AbortSignal.timeout(10_000) })).status;
   /** Every answer of `n` requests in a row through `replica`. */
   const burst = async (replica: Replica, n = 5): Promise<number[]> => {
     const out: number[] = [];
@@ -58,6 +59,8 @@ describe('replicas relay across a ZooKeeper restart', () => {
       // Past the session timeout (2 s): B's discovery goes stale, but the holder it last saw still answers.
       await waitFor('B to call its discovery stale', async () => (await zkState(b)) === 'stale', 10_000, 100);
       assert.deepEqual(await burst(b, 3), [200, 200, 200], 'relayed from the last known holder while stale');
+      // A key B never resolved: the route is looked up now, from the holders B last saw.
+      assert.equal(await list(b, r.env.clusterId), 200, 'a route resolved while stale uses the last known holders');
       await r.zk.start();
       await waitFor('B and C connected again', async () => (await zkState(b)) === 'connected' && (await zkState(c)) === 'connected', 20_000);
       assert.deepEqual(await burst(b, 3), [200, 200, 200], 'still through A after the restart');
