@@ -7,6 +7,7 @@ import { ChangeBus } from './domain/changes';
 import type { DomainContext, DomainDeps } from './domain/context';
 import type { Logger } from './log';
 import { migrateUp, openStore, type StoreOptions } from './store/orm';
+import { withStartLock } from './store/start-lock';
 import { StoreHealth, type StoreOutageReporter } from './store/outage';
 
 /** Everything the edges (GraphQL, REST, proxy) share for the life of the process. */
@@ -46,14 +47,17 @@ export async function startRuntime(config: Config, logger: Logger, opts: Runtime
   const keyring = keyringFromConfig(config, logger);
   const orm = await openStore(config.database, opts);
   try {
-    if (opts.migrate !== false) {
-      const applied = await migrateUp(orm);
-      if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
-    }
-    await reportKeyCollisions(orm.em.fork(), logger);
     const deps: DomainDeps = { keyring, config, now: opts.now ?? (() => new Date()), changes: new ChangeBus() };
     const context = (): DomainContext => ({ ...deps, em: orm.em.fork() });
-    const bootstrap = await bootstrapUsers(context(), config.bootstrapUsers, config.createDefaultAdmin);
+    // Replicas starting together take turns: the first migrates and creates the admin, the next find both done.
+    const bootstrap = await withStartLock(orm, config.database, async () => {
+      if (opts.migrate !== false) {
+        const applied = await migrateUp(orm);
+        if (applied.length) logger.info({ migrations: applied }, 'applied database migrations');
+      }
+      return bootstrapUsers(context(), config.bootstrapUsers, config.createDefaultAdmin);
+    });
+    await reportKeyCollisions(orm.em.fork(), logger);
     if (bootstrap.createdUsers.length) logger.info({ users: bootstrap.createdUsers }, 'created bootstrap users');
     const storeHealth = new StoreHealth(orm, logger);
     const close = async (): Promise<void> => {

@@ -36,7 +36,7 @@ export interface HolderSource {
   withdrawHolder(key: string): void;
   on(event: 'add' | 'delete', listener: (server: DiscoveredServer) => void): unknown;
   on(event: 'update', listener: (server: DiscoveredServer, previous: DiscoveredServer) => void): unknown;
-  on(event: 'stale' | 'synced', listener: () => void): unknown;
+  on(event: 'synced', listener: () => void): unknown;
 }
 
 function parseHolder(info: ServerInfo, clusterId: string): Holder | undefined {
@@ -49,8 +49,8 @@ function parseHolder(info: ServerInfo, clusterId: string): Holder | undefined {
 
 /**
  * The tunnels other replicas hold, from the discovery cache (answered from memory; a holder whose node
- * goes, or whose session expires, is gone from here when ZooKeeper says so). This process's own nodes
- * are left out by owner id.
+ * goes, or whose session expires, is gone from here when ZooKeeper says so; while ZooKeeper is
+ * unreachable the last known holders stay). This process's own nodes are left out by owner id.
  */
 export class HolderDirectory {
   private readonly owners = new Set<string>();
@@ -63,11 +63,11 @@ export class HolderDirectory {
     source.on('add', changed);
     source.on('delete', changed);
     source.on('update', changed);
-    // Stale (ZooKeeper gone for a session timeout): holders are no longer routed to; synced: they are again.
+    // Synced after an outage: the listing may have changed while nobody was told (stale changes no answer:
+    // the last known holders are still relayed to, and each relay asks the holder itself).
     const all = (): void => {
       for (const id of new Set(this.source.list().flatMap((s) => (s.module === HOLDER_MODULE && s.clusterId ? [s.clusterId] : [])))) this.emit(id);
     };
-    source.on('stale', all);
     source.on('synced', all);
   }
 

@@ -11,7 +11,7 @@ export function discoveryHealth(keeper: SessionKeeper, all: DiscoveredServer[], 
     state === 'connected'
       ? 'zookeeper connected, server cache in sync'
       : state === 'stale'
-        ? `zookeeper unreachable for longer than the session timeout; not routing to discovered servers`
+        ? `zookeeper unreachable for longer than the session timeout; not routing to discovered servers (tunnel holders excepted: relays go to the last known)`
         : keeper.lastSyncAt === undefined
           ? 'connecting to zookeeper'
           : 'zookeeper connection lost; serving the cached servers while reconnecting';

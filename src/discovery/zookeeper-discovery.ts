@@ -132,9 +132,15 @@ export class ZookeeperDiscovery extends EventEmitter implements DiscoveryService
     return discoveryHealth(this.keeper, this.list(), { hosts: this.hosts, requestedTimeoutMs: this.requestedTimeoutMs, registering: Boolean(this.options.register) });
   }
 
-  /** Replicas publishing a cluster's tunnels (this process's own nodes included); empty while stale. */
+  /**
+   * Replicas publishing a cluster's tunnels (this process's own nodes included). Unlike drivers, the last
+   * known holders stay in use while stale: ZooKeeper down (restarting, or cut off from this replica) says
+   * nothing about whether a peer still holds a tunnel, and the peer itself answers that on every relay
+   * (it refuses a tunnel it no longer holds; a peer that is gone refuses the dial), so a ZooKeeper outage
+   * does not stop relays that still work.
+   */
   holders(clusterId: string): ServerInfo[] {
-    return this.keeper.stale() ? [] : this.cache.servers(driverGroup(HOLDER_MODULE, clusterId).key);
+    return this.cache.servers(driverGroup(HOLDER_MODULE, clusterId).key);
   }
 
   /** Publishes an ephemeral node under `<holders dir>/<cluster id>`, kept across sessions until withdrawn. */

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
-import type { V1ClusterRoleBinding, V1Deployment, V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import type { V1ClusterRoleBinding, V1Deployment, V1PodDisruptionBudget, V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { agentOptions, parseAgentArgs, parseServerCert } from '../../src/agent/options';
 import { parseCommandLine } from '../../src/cli/usage';
 import { loadConfig } from '../../src/config/load';
@@ -75,6 +75,9 @@ describe('gateway manifests (docker/kubernetes/gateway)', () => {
   const configMap = gateway.find((o) => o.kind === 'ConfigMap')!['data'] as Record<string, string>;
   const dsn = 'mysql://bcs_api:s3cret@mysql.test:3306/bcs_api';
   const keyring = JSON.stringify({ primary: 'k1', keys: [{ id: 'k1', key: crypto.randomBytes(32).toString('base64') }] });
+  const peeringSecret = crypto.randomBytes(32).toString('hex');
+  /** The Secret values an operator fills in. */
+  const filled = { 'bcs-api-secrets/keyring.json': keyring, 'bcs-api-secrets/peering-secret': `${peeringSecret}\n` };
 
   /** The pod's files in a temp dir, the keyring init container's command run on them, and the config as the loader reads it. */
   function start(overrides: Record<string, string>, env: NodeJS.ProcessEnv) {
@@ -103,7 +106,7 @@ describe('gateway manifests (docker/kubernetes/gateway)', () => {
   }
 
   it('loads the ConfigMap with the real loader, every file it names mounted from the Secrets', () => {
-    const { config, root } = start({ 'bcs-api-secrets/keyring.json': keyring }, { BCS_API_DSN: dsn });
+    const { config, root } = start(filled, { BCS_API_DSN: dsn });
     try {
       assert.deepEqual([config.ignoredKeys, config.unusedKeys, config.warnings], [[], [], []]);
       assert.ok(config.tls, 'TLS configured');
@@ -120,8 +123,24 @@ describe('gateway manifests (docker/kubernetes/gateway)', () => {
     }
   });
 
+  it('runs several replicas that relay tunnels to each other: ZooKeeper, the peering secret from the Secret, peers verified by name', () => {
+    assert.ok(deployment(gateway).spec!.replicas! >= 2, 'more than one replica');
+    const { config, root } = start(filled, { BCS_API_DSN: dsn });
+    fs.rmSync(root, { recursive: true, force: true });
+    assert.ok(config.zookeeper, 'ZooKeeper configured');
+    assert.ok(config.peering, 'peering on');
+    assert.equal(config.peering.secret, peeringSecret, 'the mounted Secret key, trailing newline trimmed');
+    // Peers are dialled at their pod IPs; the listener's certificate names the public host.
+    assert.equal(config.peering.serverName, new URL(config.publicUrl!).hostname);
+    assert.equal(config.peering.caFile, config.tls!.caFile, 'verified against the CA the listener certificate comes from');
+    // Disruptions take one replica at a time.
+    const pdb = gateway.find((o) => o.kind === 'PodDisruptionBudget') as unknown as V1PodDisruptionBudget;
+    assert.equal(pdb.spec!.maxUnavailable, 1);
+    assert.deepEqual(pdb.spec!.selector!.matchLabels, deployment(gateway).spec!.selector.matchLabels);
+  });
+
   it('probes and publishes the listeners the configuration opens', () => {
-    const { config, root } = start({ 'bcs-api-secrets/keyring.json': keyring }, { BCS_API_DSN: dsn });
+    const { config, root } = start(filled, { BCS_API_DSN: dsn });
     fs.rmSync(root, { recursive: true, force: true });
     const port = (name: string): number => main.ports!.find((p) => p.name === name)!.containerPort;
     assert.equal(port('https'), config.tls!.port);
@@ -136,7 +155,8 @@ describe('gateway manifests (docker/kubernetes/gateway)', () => {
   it('ships no usable secret: each placeholder is refused at start', () => {
     const placeholders = secret(gateway, 'bcs-api-secrets');
     assert.throws(() => start({}, { BCS_API_DSN: placeholders['dsn'] }), (err: unknown) => err instanceof ConfigError && /\$BCS_API_DSN/.test(err.message));
-    const { config, root } = start({}, { BCS_API_DSN: dsn });
+    assert.throws(() => start({ 'bcs-api-secrets/keyring.json': keyring }, { BCS_API_DSN: dsn }), (err: unknown) => err instanceof ConfigError && /peering\.secret_file: at least 32 characters/.test(err.message));
+    const { config, root } = start({ 'bcs-api-secrets/peering-secret': peeringSecret }, { BCS_API_DSN: dsn });
     try {
       assert.throws(() => loadOrCreateKeyFile((config.encryption as { keyFile: string }).keyFile), /not 32 bytes/);
     } finally {

@@ -27,6 +27,7 @@ export const KIND_API_VERSIONS: Record<string, string> = {
   RoleBinding: 'rbac.authorization.k8s.io/v1',
   ClusterRole: 'rbac.authorization.k8s.io/v1',
   ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
+  PodDisruptionBudget: 'policy/v1',
 };
 
 function model(name: string): Model | undefined {
