@@ -95,6 +95,7 @@ async function main(): Promise<void> {
   const stopped = Date.now();
   f.drainSeconds = await until('virtual connections back to idle', async () => (await sys.total('bcs_api_tunnel_connections')) === 0, 150_000).catch(() => undefined);
   f.connsEnd = await Promise.all(sys.replicas.map((r) => r.metric('bcs_api_tunnel_connections')));
+  f.inflightEnd = await Promise.all(sys.replicas.map((r) => r.metric('bcs_api_proxy_inflight_requests')));
   f.after = await Promise.all(sys.replicas.map((r) => r.live()));
   f.secondsAfterStop = (Date.now() - stopped) / 1000;
   f.totalSeconds = (Date.now() - t0) / 1000;
