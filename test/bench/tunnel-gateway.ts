@@ -29,19 +29,26 @@ export interface BenchGateway {
   stop(): void;
 }
 
-export async function startGateway(work: string, dist: string, maxInflight: number): Promise<BenchGateway> {
+/**
+ * `opts` for replicas (bench:replicas): `name` tells their files apart, `yaml` adds settings (database,
+ * ZooKeeper, peering), and `admin` is the token of the admin the first replica created (later ones print none).
+ */
+export async function startGateway(work: string, dist: string, maxInflight: number, opts: { name?: string; yaml?: string; admin?: string } = {}): Promise<BenchGateway> {
   const plainPort = await freePort();
-  const cfg = path.join(work, 'gw.yaml');
+  const name = opts.name ?? 'gw';
+  const cfg = path.join(work, `${name}.yaml`);
   fs.writeFileSync(
     cfg,
-    `data_dir: ${work}/data\naddress: 127.0.0.1\nport: 0\nserver_cert_file: ${work}/gw-cert.pem\nserver_key_file: ${work}/gw-key.pem\ninsecure_port: ${plainPort}\nlog_level: warn\nproxy:\n  max_inflight: ${maxInflight}\n`,
+    `data_dir: ${work}/data\naddress: 127.0.0.1\nport: 0\nserver_cert_file: ${work}/gw-cert.pem\nserver_key_file: ${work}/gw-key.pem\ninsecure_port: ${plainPort}\nlog_level: warn\n${opts.yaml ?? ''}proxy:\n  max_inflight: ${maxInflight}\n`,
   );
-  const log = path.join(work, 'gw.log');
+  const log = path.join(work, `${name}.log`);
   // --inspect-port=0: the inspector stays closed until a memory reading asks for a full collection (SIGUSR1).
   const nodeArgs = ['--inspect-port=0', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const gw = await start(process.execPath, [...nodeArgs, path.join(dist, 'src/cli/main.js'), 'serve', '-f', cfg], /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, log);
+  // The first start prints the admin's token with the TLS URL; later replicas only log where they listen.
+  const ready = opts.admin ? /"urls":\["(https:\/\/127\.0\.0\.1:\d+)"/ : /(https:\/\/127\.0\.0\.1:\d+)\/graphql/;
+  const gw = await start(process.execPath, [...nodeArgs, path.join(dist, 'src/cli/main.js'), 'serve', '-f', cfg], ready, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, log);
   const base = `http://127.0.0.1:${plainPort}`;
-  const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
+  const admin = opts.admin ?? /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
   const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
     const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
     if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
