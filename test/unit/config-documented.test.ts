@@ -7,20 +7,10 @@ import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
 import { levelFromVerbosity } from '../../src/config/logging';
 import { logConfigWarnings } from '../../src/config/warnings';
-import { ConfigError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { tempDir } from '../helpers/app';
 import { documentedConfig, lineOf, type DocumentedFill } from '../helpers/documented-config';
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { problemsOf } from '../helpers/config-problems';
 
 /** The documented file with its blanks filled, in a temp dir holding the files it names. */
 function documented(over: Partial<DocumentedFill> = {}): { dir: string; file: string; content: string } {

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load';
-import { ConfigError } from '../../src/errors';
 import { tempDir } from '../helpers/app';
+import { problemsOf } from '../helpers/config-problems';
 
 const SECRET = 'a3f1'.repeat(16);
 const ORIGINAL_DEFAULT = 'Mx9vWfTZea4MEzc7SlvB8aFl0NhmYQvZzEomOYypDMKkev34Q9kIyh32RjXXCIcn';
@@ -14,16 +14,6 @@ function load(yaml: string, env: NodeJS.ProcessEnv = {}) {
   const file = path.join(dir, 'config.yaml');
   fs.writeFileSync(file, yaml);
   return loadConfig({ file, env, cwd: dir });
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
 }
 
 describe('peering configuration', () => {

@@ -4,24 +4,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseMysqlDsn } from '../../src/config/dsn';
 import { loadConfig } from '../../src/config/load';
-import { ConfigError } from '../../src/errors';
 import { tempDir } from '../helpers/app';
+import { problemsOf } from '../helpers/config-problems';
 
 function writeConfig(name: string, content: string): { file: string; dir: string } {
   const dir = tempDir('bcs-api-config-');
   const file = path.join(dir, name);
   fs.writeFileSync(file, content);
   return { file, dir };
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
 }
 
 describe('mysql DSN parsing', () => {

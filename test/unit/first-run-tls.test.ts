@@ -6,24 +6,14 @@ import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load';
 import { certificateNames } from '../../src/crypto/local-ca';
-import { ConfigError } from '../../src/errors';
 import { ensureLocalCa, ensureServerCert, firstRunTlsFiles, keepServerCertFresh } from '../../src/http/first-run-tls';
 import { createLogger } from '../../src/log';
 import { tempDir } from '../helpers/app';
 import { waitFor } from '../helpers/wait';
+import { problemsOf } from '../helpers/config-problems';
 
 const DAY = 24 * 3600_000;
 const NAMES = ['localhost', '127.0.0.1', '::1'];
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('first-run TLS: when it runs', () => {
   it('is on with no configuration: 127.0.0.1:8443, files under data/tls, loopback names', () => {
