@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { ChangeFeedFollower } from '../domain/change-feed';
 import type { ChangeSignal } from '../domain/change-signal';
-import { findCredential, openCredential } from '../domain/credentials';
 import { findTunnelCredential } from '../domain/tunnel-credentials';
 import { grantsForCluster, toPlannerGrant } from '../domain/rbac-grants';
 import { claimSyncLease, readSyncStatus, recordSyncOutcome, type RbacChanges, type RbacSyncStatusView } from '../domain/rbac-sync-status';
@@ -11,11 +10,12 @@ import { NotFoundError } from '../errors';
 import type { DomainContext } from '../domain/context';
 import type { Runtime } from '../runtime';
 import { isStoreUnavailable } from '../store/outage';
-import { Cluster, ClusterCredential, type GrantSource } from '../store/entities';
+import { Cluster, type GrantSource } from '../store/entities';
 import type { TunnelRoutes } from '../tunnel/routes';
-import { errMessage, RbacClient, type ApplyOptions, type RbacCredentials } from './apply';
+import { errMessage, RbacClient } from './apply';
 import type { RbacMetrics } from './metrics';
 import { planRbac, type RbacPlan } from './plan';
+import { pushableClusters, transportFor, type Transport } from './transport';
 
 export interface ReconcilerOptions {
   /** Full reconcile of every cluster, repairing drift (default 5 min). */
@@ -40,12 +40,6 @@ export interface ReconcilerOptions {
    * brought (as the /tunnels proxy reaches it), even when it has no reported credential.
    */
   tunnels?: TunnelRoutes;
-}
-
-/** How a sync reaches a cluster: its credential, and the tunnel's dialler when it goes through one. */
-interface Transport {
-  creds: RbacCredentials;
-  dial?: ApplyOptions['dial'];
 }
 
 interface ClusterState {
@@ -137,9 +131,8 @@ export class RbacReconciler {
   }
 
   /** Clusters this process can push to: reported credentials, or a live tunnel here. */
-  async pushableClusters(): Promise<string[]> {
-    const creds = await this.rt.orm.em.fork().find(ClusterCredential, {}, { fields: ['cluster'] });
-    return [...new Set([...creds.map((c) => c.cluster.id), ...(this.opts.tunnels?.connected() ?? [])])];
+  pushableClusters(): Promise<string[]> {
+    return pushableClusters(this.rt, this.opts.tunnels);
   }
 
   /** Schedules a sync of one cluster; resolves once a sync that started after this call has ended. */
@@ -170,19 +163,11 @@ export class RbacReconciler {
   async dryRun(clusterId: string): Promise<RbacDryRun> {
     const ctx = this.rt.context();
     if (!(await ctx.em.findOne(Cluster, { id: clusterId }, { fields: ['id'] }))) throw new NotFoundError('cluster', clusterId);
-    const transport = await this.transportFor(ctx, clusterId);
+    const transport = await transportFor(ctx, clusterId, this.opts.tunnels);
     if (!transport) throw new NotFoundError('credentials', clusterId, `cluster ${clusterId} has no credentials and no agent tunnel here: RBAC cannot be applied to it`);
     const { client, plan } = await this.planFor(ctx, transport, clusterId);
     client.close();
     return { clusterId, server: client.server, plan };
-  }
-
-  /** A live tunnel (this process's, else a peer's) first, as the /tunnels proxy, else the reported credential. */
-  private async transportFor(ctx: DomainContext, clusterId: string): Promise<Transport | undefined> {
-    const tunnel = await this.opts.tunnels?.route(clusterId);
-    if (tunnel) return { creds: { ...tunnel.secrets, clusterId }, dial: tunnel.dial };
-    const cred = await findCredential(ctx, clusterId);
-    return cred ? { creds: { ...openCredential(ctx, cred), clusterId } } : undefined;
   }
 
   /** Reads the cluster's grants and our objects in it, and plans; shared by sync and dry run. */
@@ -248,7 +233,7 @@ export class RbacReconciler {
     if (this.stopped) return;
     const ctx = this.rt.context();
     const log = this.rt.logger.child({ clusterId, trigger });
-    const transport = await this.transportFor(ctx, clusterId);
+    const transport = await transportFor(ctx, clusterId, this.opts.tunnels);
     if (!transport && (await findTunnelCredential(ctx, clusterId))) {
       // Reachable only through a tunnel another gateway process holds: that process pushes it.
       log.debug('RBAC sync: the cluster is reached through a tunnel another gateway process holds');
