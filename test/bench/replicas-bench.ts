@@ -8,7 +8,8 @@
  * they refuse); and whether virtual connections and memory come back to idle after the load.
  * Knobs: BENCH_AGENTS (300), BENCH_CONNECTIONS (virtual connections, 3000), BENCH_ROUNDS (5),
  * BENCH_SECONDS (5), BENCH_LOAD_CONNECTIONS (autocannon connections, 32), BENCH_REVOCATIONS (50),
- * BENCH_CYCLES (1: how many times the exec sessions are opened and closed, memory read after each).
+ * BENCH_CYCLES (1: how many times the exec sessions are opened and closed, memory read after each),
+ * BENCH_MALLOC_TRIM (0; 1: glibc's malloc_trim(0) in each replica through gdb at the end, memory read again).
  * Progress goes to stderr, the table to stdout.
  */
 import fs from 'node:fs';
@@ -17,7 +18,7 @@ import path from 'node:path';
 import type WebSocket from 'ws';
 import { children, median, sleep, stopAll } from './bench-common';
 import { measureRevocations } from './replicas-revoke';
-import { cycle, cyclesReport } from './replicas-cycles';
+import { cycle, cyclesReport, mallocTrim } from './replicas-cycles';
 import { replicasReport, type ReplicaFigures } from './replicas-report';
 import { openExecs } from './replicas-sessions';
 import { startReplicaSystem } from './replicas-setup';
@@ -113,7 +114,12 @@ async function main(): Promise<void> {
   }
   f.totalSeconds = (Date.now() - t0) / 1000;
   process.stdout.write(replicasReport(f as ReplicaFigures, median));
-  if (CYCLES > 1) process.stdout.write(cyclesReport(['A', 'B', 'C'], readings));
+  let trimmed;
+  if (process.env.BENCH_MALLOC_TRIM === '1') {
+    mallocTrim(sys.replicas.map((r) => r.pid));
+    trimmed = await memory();
+  }
+  if (CYCLES > 1 || trimmed) process.stdout.write(cyclesReport(['A', 'B', 'C'], readings, trimmed));
 }
 
 let cleanup: () => Promise<void> = async () => undefined;
