@@ -83,6 +83,13 @@ export function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
 }
 
+/** Where the kernel sees a process's resident memory (KiB): anonymous (malloc, V8 heap) against file-backed (code). */
+export function rssParts(pid: number): { anonKiB: number; fileKiB: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)![1]);
+  return { anonKiB: field('RssAnon'), fileKiB: field('RssFile') };
+}
+
 export const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor((xs.length - 1) / 2)]!;
 
 export async function freePort(): Promise<number> {

@@ -30,6 +30,27 @@ async function inspectorUrl(pid: number, logFile: string, timeoutMs: number): Pr
   }
 }
 
+/** One DevTools protocol call in another Node process; resolves with its result. */
+async function inspectorCall(pid: number, logFile: string, method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  const ws = new WebSocket(await inspectorUrl(pid, logFile, timeoutMs));
+  try {
+    return await new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${method} in process ${pid} did not finish within ${timeoutMs} ms`)), timeoutMs);
+      ws.once('error', reject);
+      ws.on('message', (data) => {
+        const reply = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
+        if (reply.id !== 1) return;
+        clearTimeout(timer);
+        if (reply.error) reject(new Error(`${method}: ${reply.error.message}`));
+        else resolve(reply.result);
+      });
+      ws.once('open', () => ws.send(JSON.stringify({ id: 1, method, params })));
+    });
+  } finally {
+    ws.close();
+  }
+}
+
 /**
  * A full garbage collection in another Node process, through the DevTools protocol
  * (`HeapProfiler.collectGarbage`). A resident-memory reading taken after it counts what the process
@@ -37,21 +58,15 @@ async function inspectorUrl(pid: number, logFile: string, timeoutMs: number): Pr
  * last ran a full collection (4.7 to 19.2 KiB for the same build after a load run).
  */
 export async function collectGarbage(pid: number, logFile: string, timeoutMs = 10_000): Promise<void> {
-  const ws = new WebSocket(await inspectorUrl(pid, logFile, timeoutMs));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`garbage collection in process ${pid} did not finish within ${timeoutMs} ms`)), timeoutMs);
-      ws.once('error', reject);
-      ws.on('message', (data) => {
-        const reply = JSON.parse(String(data)) as { id?: number; error?: { message: string } };
-        if (reply.id !== 1) return;
-        clearTimeout(timer);
-        if (reply.error) reject(new Error(`HeapProfiler.collectGarbage: ${reply.error.message}`));
-        else resolve();
-      });
-      ws.once('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
-    });
-  } finally {
-    ws.close();
-  }
+  await inspectorCall(pid, logFile, 'HeapProfiler.collectGarbage', {}, timeoutMs);
+}
+
+/**
+ * The value of `expression` (JSON-serialisable) evaluated in another Node process's main context, for
+ * readings only the process itself can take (`process.memoryUsage()`, its handles).
+ */
+export async function evaluateIn<T>(pid: number, logFile: string, expression: string, timeoutMs = 10_000): Promise<T> {
+  const r = (await inspectorCall(pid, logFile, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)) as { result: { value: T }; exceptionDetails?: { text: string } };
+  if (r.exceptionDetails) throw new Error(`evaluating in process ${pid}: ${r.exceptionDetails.text}`);
+  return r.result.value;
 }

@@ -7,14 +7,18 @@
  * replicas, read from each replica's gauge; revocation propagation (a token revoked on A, B and C polled until
  * they refuse); and whether virtual connections and memory come back to idle after the load.
  * Knobs: BENCH_AGENTS (300), BENCH_CONNECTIONS (virtual connections, 3000), BENCH_ROUNDS (5),
- * BENCH_SECONDS (5), BENCH_LOAD_CONNECTIONS (autocannon connections, 32), BENCH_REVOCATIONS (50).
+ * BENCH_SECONDS (5), BENCH_LOAD_CONNECTIONS (autocannon connections, 32), BENCH_REVOCATIONS (50),
+ * BENCH_CYCLES (1: how many times the exec sessions are opened and closed, memory read after each),
+ * BENCH_MALLOC_TRIM (0; 1: glibc's malloc_trim(0) in each replica through gdb at the end, memory read again).
  * Progress goes to stderr, the table to stdout.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type WebSocket from 'ws';
 import { children, median, sleep, stopAll } from './bench-common';
 import { measureRevocations } from './replicas-revoke';
+import { cycle, cyclesReport, mallocTrim } from './replicas-cycles';
 import { replicasReport, type ReplicaFigures } from './replicas-report';
 import { openExecs } from './replicas-sessions';
 import { startReplicaSystem } from './replicas-setup';
@@ -27,6 +31,7 @@ const ROUNDS = env('BENCH_ROUNDS', 5);
 const DURATION = env('BENCH_SECONDS', 5);
 const LOAD_CONNECTIONS = env('BENCH_LOAD_CONNECTIONS', 32);
 const REVOCATIONS = env('BENCH_REVOCATIONS', 50);
+const CYCLES = env('BENCH_CYCLES', 1);
 const REPLICAS = 3;
 const PATH = '/api/v1/namespaces/default/pods/bench-pod';
 const DIST = path.resolve(__dirname, '../..');
@@ -65,6 +70,8 @@ async function main(): Promise<void> {
   // Idle level: the keep-alive connections of the warm-up closed, everything collected.
   f.drainWarmup = await until('virtual connections idle after the warm-up', async () => (await sys.total('bcs_api_tunnel_connections')) === 0, 150_000);
   f.idle = await Promise.all(sys.replicas.map((r) => r.live()));
+  const memory = (): Promise<Awaited<ReturnType<typeof a.memory>>[]> => Promise.all(sys.replicas.map((r) => r.memory()));
+  const readings = [await memory()];
 
   f.perRound = [];
   for (let r = 0; r < ROUNDS; r += 1) {
@@ -98,8 +105,21 @@ async function main(): Promise<void> {
   f.inflightEnd = await Promise.all(sys.replicas.map((r) => r.metric('bcs_api_proxy_inflight_requests')));
   f.after = await Promise.all(sys.replicas.map((r) => r.live()));
   f.secondsAfterStop = (Date.now() - stopped) / 1000;
+  readings.push(await memory());
+  const drained = (): Promise<number> => until('virtual connections back to idle', async () => (await sys.total('bcs_api_tunnel_connections')) === 0, 150_000);
+  for (let i = 2; i <= CYCLES; i += 1) {
+    const open = (): Promise<WebSocket[]> => openExecs(sys.replicas, sys.clusters.map((x) => x.prefix), a.admin, VCONNS);
+    readings.push(await cycle(open, drained, memory, 2000));
+    log(`cycle ${i}: RSS ${readings.at(-1)!.map((m) => (m.rssKiB / 1024).toFixed(0)).join(', ')} MiB`);
+  }
   f.totalSeconds = (Date.now() - t0) / 1000;
   process.stdout.write(replicasReport(f as ReplicaFigures, median));
+  let trimmed;
+  if (process.env.BENCH_MALLOC_TRIM === '1') {
+    mallocTrim(sys.replicas.map((r) => r.pid));
+    trimmed = await memory();
+  }
+  if (CYCLES > 1 || trimmed) process.stdout.write(cyclesReport(['A', 'B', 'C'], readings, trimmed));
 }
 
 let cleanup: () => Promise<void> = async () => undefined;

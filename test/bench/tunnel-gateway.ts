@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, rssKiB, sleep, start } from './bench-common';
-import { collectGarbage } from './collect-garbage';
+import { freePort, rssKiB, rssParts, sleep, start } from './bench-common';
+import { collectGarbage, evaluateIn } from './collect-garbage';
 
 export interface BenchCluster {
   id: string;
@@ -26,8 +26,21 @@ export interface BenchGateway {
   metric(name: string): Promise<number>;
   /** Resident memory (KiB), V8 heap used and memory held outside the heap (bytes) once a full collection has run. */
   live(): Promise<{ rssKiB: number; heapUsed: number; external: number }>;
+  /** After a full collection: the kernel's split of RSS, `process.memoryUsage()` and the process's active handles by kind. */
+  memory(): Promise<MemoryDetail>;
   stop(): void;
 }
+
+export interface MemoryDetail {
+  rssKiB: number;
+  anonKiB: number;
+  fileKiB: number;
+  usage: NodeJS.MemoryUsage;
+  handles: Record<string, number>;
+}
+
+// Handles grouped by constructor: a socket or timer left behind per session shows as a growing count.
+const PROBE = `(() => { const h = {}; for (const x of process._getActiveHandles()) { const k = x?.constructor?.name ?? typeof x; h[k] = (h[k] ?? 0) + 1; } return { usage: process.memoryUsage(), handles: h }; })()`;
 
 /**
  * `opts` for replicas (bench:replicas): `name` tells their files apart, `yaml` adds settings (database,
@@ -78,6 +91,12 @@ export async function startGateway(work: string, dist: string, maxInflight: numb
       await collectGarbage(pid, log);
       await sleep(500);
       return { rssKiB: rssKiB(pid), heapUsed: await metric('nodejs_heap_size_used_bytes'), external: await metric('nodejs_external_memory_bytes') };
+    },
+    async memory() {
+      await collectGarbage(pid, log);
+      await sleep(500);
+      const probe = await evaluateIn<{ usage: NodeJS.MemoryUsage; handles: Record<string, number> }>(pid, log, PROBE);
+      return { rssKiB: rssKiB(pid), ...rssParts(pid), ...probe };
     },
     stop: () => gw.child.kill(),
   };
