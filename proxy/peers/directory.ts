@@ -66,7 +66,7 @@ export class HolderDirectory {
     // Synced after an outage: the listing may have changed while nobody was told (stale changes no answer:
     // the last known holders are still relayed to, and each relay asks the holder itself).
     const all = (): void => {
-      for (const id of new Set(this.source.list().flatMap((s) => (s.module === HOLDER_MODULE && s.clusterId ? [s.clusterId] : [])))) this.emit(id);
+      for (const id of this.heldClusters()) this.emit(id);
     };
     source.on('synced', all);
   }
@@ -85,12 +85,16 @@ export class HolderDirectory {
 
   /** Clusters some peer holds a tunnel of `module` for. */
   clusters(module: PeerModule): string[] {
-    const ids = new Set(this.source.list().flatMap((s) => (s.module === HOLDER_MODULE && s.clusterId ? [s.clusterId] : [])));
-    return [...ids].filter((id) => this.holders(id, module).length > 0);
+    return [...this.heldClusters()].filter((id) => this.holders(id, module).length > 0);
   }
 
   onChange(listener: (clusterId: string) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Clusters with any holder node, this process's own included. */
+  private heldClusters(): Set<string> {
+    return new Set(this.source.list().flatMap((s) => (s.module === HOLDER_MODULE && s.clusterId ? [s.clusterId] : [])));
   }
 
   private emit(clusterId: string): void {

@@ -4,8 +4,8 @@ import type { TunnelRoute, TunnelRoutes } from '../../src/tunnel/routes';
 import type { PeerDialer } from './dialer';
 import type { HolderDirectory } from './directory';
 
-const hostPortOf = (address: string): string => {
-  const url = new URL(address);
+const hostPortOf = (address: string | URL): string => {
+  const url = typeof address === 'string' ? new URL(address) : address;
   return `${url.hostname}:${url.port || 443}`;
 };
 
@@ -42,7 +42,7 @@ export function peerTunnelRoutes(rt: Runtime, local: TunnelRoutes | undefined, d
         updatedAt: cred.connectedAt,
       },
       via: `peer ${holder.url}`,
-      dial: (url) => dialer.dial(holder.url, { clusterId, module: 'kube-agent', target: `${url.hostname}:${url.port || 443}` }),
+      dial: (url) => dialer.dial(holder.url, { clusterId, module: 'kube-agent', target: hostPortOf(url) }),
     };
   };
 
