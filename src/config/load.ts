@@ -9,7 +9,7 @@ import { readListeners } from './listeners';
 import { readLogLevel } from './logging';
 import { readPeering } from './peering';
 import { readConfigFile, type ConfigFile } from './read-file';
-import { bool, nonEmpty, port, positiveInt, SettingReader } from './settings';
+import { bool, nonEmpty, port, positiveInt, SettingReader, workerCount } from './settings';
 import { readDatabase, readEncryption } from './storage';
 import { configWarnings, leftoverKeys } from './warnings';
 
@@ -80,6 +80,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       healthIntervalSeconds: s.get('healthInterval', positiveInt, 5),
       idleConnectionSeconds: s.get('idleConnection', positiveInt, 30),
       idleH2SessionSeconds: s.get('idleH2Session', positiveInt, 120),
+      workers: s.get('proxyWorkers', workerCount, 1),
     },
     zookeeper,
     localIp: s.get('localIp', nonEmpty),
