@@ -29,8 +29,9 @@ export async function runPrimary(workers: number, logger: Logger): Promise<void>
       );
     }
   };
+  let started = false;
   const fork = (): Promise<void> =>
-    new Promise((resolve) => {
+    new Promise((resolve, reject) => {
       const w = cluster.fork();
       w.on('message', (m: unknown) => {
         if (isWorkerMessage(m) && m.bcs === 'ready') {
@@ -40,14 +41,22 @@ export async function runPrimary(workers: number, logger: Logger): Promise<void>
         onMessage(w, m);
       });
       w.once('exit', (code, signal) => {
-        ready.delete(w);
-        resolve();
-        if (stopping) return;
-        logger.error({ worker: w.id, code, signal }, 'worker exited; starting another');
-        setTimeout(() => void fork(), RESTART_DELAY_MS).unref();
+        const wasReady = ready.delete(w);
+        if (stopping) return resolve();
+        // A worker that cannot start (configuration, store, port) would fail again: the start fails.
+        if (!started) return reject(new Error(`worker ${w.id} exited with ${signal ?? code} while starting`));
+        logger.error({ worker: w.id, code, signal, wasReady }, 'worker exited; starting another');
+        setTimeout(() => void fork().catch(() => undefined), RESTART_DELAY_MS).unref();
       });
     });
-  for (let i = 0; i < workers; i += 1) await fork();
+  try {
+    for (let i = 0; i < workers; i += 1) await fork();
+  } catch (err) {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    throw err;
+  }
+  started = true;
   logger.info({ workers }, 'bcs-api workers listening');
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
