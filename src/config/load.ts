@@ -112,7 +112,7 @@ function workersWarning(workers: number): ConfigWarning[] {
   if (workers <= 1) return [];
   return [
     {
-      message: `proxy.workers: ${workers}: an agent tunnel is served only by the worker its agent connected to; requests for such a cluster that reach another worker answer 503. Use workers for clusters the gateway dials (server_addresses), or replicas with peering for agent tunnels`,
+      message: `proxy.workers: ${workers}: an agent tunnel is served only by the worker its agent connected to; requests for such a cluster that reach another worker are handled as with the agent disconnected (usually 503). Use workers for clusters the gateway dials (server_addresses), or replicas with peering for agent tunnels`,
       keys: ['proxy.workers'],
     },
   ];

@@ -8,17 +8,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import http2 from 'node:http2';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { generateCerts } from '../helpers/fake-kube/certs';
-import { children, freePort, median, openWatches, openWatchesWith, rssKiB, sleep, start, stopAll } from './bench-common';
+import { children, freePort, median, openWatches, rssKiB, sleep, start, stopAll } from './bench-common';
 import { collectGarbage } from './collect-garbage';
 import { apiserver, DURATION, ROUNDS, rounds, warmLoad, type Contender, type Measured, type Row } from './proxy-rounds';
 import { GATEWAY, gatewayWorkers, NGINX, smallGetTable, targetLines } from './proxy-table';
 import { workersRevocation } from './workers-revoke';
+import { loadH2, openH2Watches, openTlsWatches } from './proxy-h2';
 
 /**
  * Concurrencies of the small-GET rounds (comma list): each gets its own table. The TLS and h2 rows use
@@ -56,78 +54,6 @@ function ensureNginx(): string | undefined {
   return r.status === 0 && fs.existsSync('/usr/sbin/nginx') ? undefined : 'not installed, and apt-get install -y nginx-light failed';
 }
 
-/** WATCHES idle watches as streams of one HTTP/2 session, as client-go multiplexes its watches. */
-async function openH2Watches(origin: string, ca: string, prefix: string, token: string, n: number): Promise<http2.ClientHttp2Session> {
-  const session = http2.connect(origin, { ca, servername: 'localhost', peerMaxConcurrentStreams: n + 10 });
-  session.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    session.once('connect', () => resolve());
-    session.once('error', reject);
-  });
-  if (session.alpnProtocol !== 'h2') throw new Error(`gateway TLS listener negotiated ${String(session.alpnProtocol)}, not h2`);
-  await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<void>((resolve, reject) => {
-        const stream = session.request({ ':path': `${prefix}/api/v1/namespaces/default/pods?watch=1`, authorization: `Bearer ${token}` });
-        stream.once('response', (h) => {
-          if (h[':status'] !== 200) reject(new Error(`h2 watch answered ${h[':status']}`));
-        });
-        stream.once('data', () => resolve());
-        stream.once('error', reject);
-        stream.resume();
-      }),
-    ),
-  );
-  return session;
-}
-
-/** WATCHES idle watches over HTTP/1.1 to the TLS listener, each on its own TLS connection. */
-function openTlsWatches(origin: string, ca: string, prefix: string, token: string, n: number): Promise<http.ClientRequest[]> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, ca, servername: 'localhost' });
-  return openWatchesWith(https.get, agent, `${origin}${prefix}/api/v1/namespaces/default/pods?watch=1`, token, n);
-}
-
-/** The load of `load()` over HTTP/2: CONNECTIONS streams in flight, spread over H2_SESSIONS sessions. */
-async function loadH2(name: string, origin: string, ca: string, p: string, token: string): Promise<Row> {
-  const run = async (seconds: number): Promise<{ done: number; errors: number; latencies: number[] }> => {
-    const sessions = Array.from({ length: H2_SESSIONS }, () => {
-      const s = http2.connect(origin, { ca, servername: 'localhost' });
-      s.on('error', () => undefined);
-      return s;
-    });
-    const end = Date.now() + seconds * 1000;
-    let done = 0;
-    let errors = 0;
-    const latencies: number[] = [];
-    const worker = async (i: number): Promise<void> => {
-      const session = sessions[i % sessions.length]!;
-      while (Date.now() < end) {
-        const t0 = process.hrtime.bigint();
-        const status = await new Promise<number>((resolve) => {
-          const st = session.request({ ':path': p, authorization: `Bearer ${token}` });
-          let code = 0;
-          st.once('response', (h) => (code = Number(h[':status'])));
-          st.on('data', () => undefined);
-          st.once('end', () => resolve(code));
-          st.once('error', () => resolve(0));
-          st.end();
-        });
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        if (status === 200) done += 1;
-        else errors += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => worker(i)));
-    for (const s of sessions) s.close();
-    return { done, errors, latencies };
-  };
-  await run(2);
-  const r = await run(DURATION);
-  r.latencies.sort((a, b) => a - b);
-  const q = (f: number): number => Math.round(r.latencies[Math.min(r.latencies.length - 1, Math.floor(f * r.latencies.length))] ?? 0);
-  return { name, rps: r.done / DURATION, p50: q(0.5), p99: q(0.99), note: r.errors ? `${r.errors} errors/non-2xx` : undefined };
-}
-
 async function main(): Promise<void> {
   const fakeProc = await start(process.execPath, [path.join(DIST, 'test/bench/fake-process.js')], /^\{.*\}$/m);
   const fake = JSON.parse(fakeProc.match[0]) as { url: string; caPem: string; token: string };
@@ -155,7 +81,7 @@ async function main(): Promise<void> {
       `data_dir: ${work}/data${n}\naddress: 127.0.0.1\nport: 0\nserver_cert_file: ${work}/gw-cert.pem\nserver_key_file: ${work}/gw-key.pem\ninsecure_port: ${plainPort}\nlog_level: warn\nproxy:\n  max_inflight: ${WATCHES * 2 + 100}\n  workers: ${workers}\n`,
     );
     const log = path.join(work, `gw${n}.log`);
-    const gw = await start(process.execPath, [...(workers > 1 ? [] : ['--inspect-port=0']), ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], workers > 1 ? /(https:\/\/127\.0\.0\.1:\d+)\/graphql[\s\S]*"bcs-api workers listening"/ : /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, log);
+    const gw = await start(process.execPath, [...(workers > 1 ? [] : ['--inspect-port=0']), ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], workers > 1 ? /(https:\/\/127\.0\.0\.1:\d+)\/graphql[\s\S]*"bcs-api workers listening"/ : /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, log, 30_000 * workers);
     const base = `http://127.0.0.1:${plainPort}`;
     const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
     const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
@@ -279,7 +205,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
   if (ONLY.has('tls')) {
     rows.push(await warmLoad({ name: 'bcs-api tunnel, TLS listener, HTTP/1.1 (super user)', url: `${gwA.tlsBase}${gwA.prefix}${PATH}`, headers: { authorization: `Bearer ${admin}` }, pid: gwPid, metricsBase: gwA.base }, CONNECTIONS));
     try {
-      rows.push(await loadH2(`bcs-api tunnel, TLS listener, h2 (${CONNECTIONS} streams over ${H2_SESSIONS} session${H2_SESSIONS > 1 ? 's' : ''})`, gwA.tlsBase, certs.caPem, `${gwA.prefix}${PATH}`, admin));
+      rows.push(await loadH2(`bcs-api tunnel, TLS listener, h2 (${CONNECTIONS} streams over ${H2_SESSIONS} session${H2_SESSIONS > 1 ? 's' : ''})`, gwA.tlsBase, certs.caPem, `${gwA.prefix}${PATH}`, admin, CONNECTIONS, H2_SESSIONS));
     } catch (err) {
       rows.push({ name: 'bcs-api tunnel, TLS listener, h2', note: `failed: ${(err as Error).message}` });
     }
