@@ -266,7 +266,7 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
     tlsWatchLine('fresh gateway; each on its own HTTP/1.1 TLS client connection to the TLS listener', tlsH1Watches),
     `revoked token refused by every worker of the ${CORES}-worker gateway after (ms, from the revoke call): ${revocationMs.length ? revocationMs.map((x) => x.toFixed(0)).join(', ') : 'not measured'}`,
     '',
-    `Targets against nginx (${NGINX}); the gateway with ${CORES} workers is judged at this machine's core count:`,
+    `Targets against ${NGINX}; the gateway with ${CORES} workers is judged at this machine's core count:`,
     '',
     ...targetLines({ tables, cores: CORES, watchKiB: [...kib(fresh), ...kib(afterLoad), ...kib(h2Watches)], revocationMs }),
   ];
