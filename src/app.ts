@@ -20,6 +20,7 @@ import type { Logger } from './log';
 import { createRegistry, metricsMount } from './metrics';
 import { startRbacSync } from './rbac/service';
 import { createRestMounts } from './rest';
+import { WorkerChangeSignal, workerId } from './workers/worker';
 import { startRuntime, type Runtime, type RuntimeOptions, type StartedRuntime } from './runtime';
 import type { TunnelRoutes } from './tunnel/routes';
 
@@ -48,6 +49,8 @@ export async function buildMounts(
   discovery: DiscoveryService,
   self: SelfRegistration,
   changeSignal?: ChangeSignal,
+  /** What the caches follow: the ZooKeeper signal, or between workers their IPC one (not a readiness path). */
+  feedSignal = changeSignal,
 ): Promise<{ mounts: Mount[]; registry: Registry; stop(): Promise<void> }> {
   const registry = createRegistry();
   // Replicas share tunnels through ZooKeeper: an `--role api` replica pushes RBAC through the proxy holding the tunnel.
@@ -57,14 +60,14 @@ export async function buildMounts(
   const stops: (() => Promise<void>)[] = [];
   let tunnels: TunnelRoutes | undefined;
   if (role !== 'api') {
-    const proxy = await createProxy(rt, registry, { discovery, modules: discovery, changeSignal, peering });
+    const proxy = await createProxy(rt, registry, { discovery, modules: discovery, changeSignal: feedSignal, peering });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
     tunnels = proxy.tunnelRoutes;
   } else tunnels = peering?.routes();
   if (role !== 'proxy') {
     // RBAC reaches a cluster through an agent tunnel (this process's, or with peering a peer's), as the proxy does.
-    const rbac = await startRbacSync(rt, registry, tunnels, changeSignal);
+    const rbac = await startRbacSync(rt, registry, tunnels, feedSignal);
     stops.push(rbac.stop);
     const gql = await createGraphqlMounts(rt, rbac.access);
     stops.push(gql.stop);
@@ -94,14 +97,16 @@ export async function startApp(configured: Config, logger: Logger, opts: Runtime
   const discovery = createDiscovery(config, { register: registration, logger, holders: Boolean(config.peering) });
   // Replicas hear each other's commits through ZooKeeper, over the discovery's own session.
   const changeSignal = createChangeSignal(config, discovery, logger);
-  const unannounce = changeSignal
+  // Workers of one primary (`proxy.workers`) without ZooKeeper hear each other's commits over IPC.
+  const feedSignal: ChangeSignal | undefined = changeSignal ?? (workerId() ? new WorkerChangeSignal() : undefined);
+  const unannounce = feedSignal
     ? runtime.deps.changes.subscribe((_kind, _key, feedId) => {
-        if (feedId !== undefined) changeSignal.notify(feedId);
+        if (feedId !== undefined) feedSignal.notify(feedId);
       })
     : undefined;
   let built: Awaited<ReturnType<typeof buildMounts>> | undefined;
   try {
-    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery, registration, changeSignal));
+    const edges = (built = await buildMounts(runtime, opts.role ?? 'all', () => shuttingDown, discovery, registration, changeSignal, feedSignal));
     const listening = await startListeners(config, edges.mounts, logger).catch((err: unknown) => {
       throw firstRunTls ? explainFirstRunBindError(err, firstRunTls) : err;
     });

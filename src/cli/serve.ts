@@ -1,8 +1,11 @@
+import cluster from 'node:cluster';
 import pino from 'pino';
 import { startApp, type App, type Role } from '../app';
 import type { Config } from '../config/config';
 import { logConfigWarnings } from '../config/warnings';
 import { createLogger } from '../log';
+import { runPrimary } from '../workers/primary';
+import { announceReady } from '../workers/worker';
 
 const LOG_BATCH_BYTES = 8 * 1024;
 const LOG_FLUSH_MS = 200;
@@ -21,6 +24,12 @@ function firstStartBanner(app: App, config: Config): string {
 }
 
 export async function serve(config: Config, role: Role): Promise<void> {
+  // `proxy.workers` above 1: this process only forks and tends the workers, each of which serves.
+  if (config.proxy.workers > 1 && cluster.isPrimary) {
+    const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: true }));
+    logConfigWarnings(config, logger);
+    return runPrimary(config.proxy.workers, logger);
+  }
   // Asynchronous, batched writes: one audit line per proxied request must not cost a syscall (and a
   // thread-pool round trip) each. A line waits at most LOG_FLUSH_MS; shutdown flushes what is left.
   const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES });
@@ -32,8 +41,9 @@ export async function serve(config: Config, role: Role): Promise<void> {
     }
   }, LOG_FLUSH_MS).unref();
   const logger = createLogger(config.logLevel, destination);
-  logConfigWarnings(config, logger);
+  if (!cluster.isWorker) logConfigWarnings(config, logger);
   const app = await startApp(config, logger, { role });
+  announceReady();
   if (app.defaultAdminToken) process.stdout.write(firstStartBanner(app, config));
   logger.info({ urls: app.listening.urls, metrics: app.metricsListener?.url, role, database: config.database.dialect }, 'bcs-api listening');
   let stopping = false;

@@ -93,6 +93,12 @@ export interface Config {
     idleConnectionSeconds: number;
     /** An HTTP/2 session to an apiserver with no stream open is closed after this long. */
     idleH2SessionSeconds: number;
+    /**
+     * Processes serving the listeners (`proxy.workers`, a number or `auto` for the machine's cores): above
+     * 1 the process forks that many workers sharing the ports (node:cluster), each a whole gateway with
+     * its own caches following the same change feed.
+     */
+    workers: number;
   };
   readonly zookeeper?: string;
   /** Address advertised in ZooKeeper (`local_ip`); the bound or first external address when unset. */

@@ -71,6 +71,7 @@ export const ALIASES = {
   healthInterval: ['proxy.health_interval_seconds'],
   idleConnection: ['proxy.idle_connection_seconds'],
   idleH2Session: ['proxy.idle_h2_session_seconds'],
+  proxyWorkers: ['proxy.workers'],
   logLevel: ['log_level', 'log.level'],
   logVerbosity: ['log_config.v', 'v'],
 } as const satisfies Record<string, readonly string[]>;

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { ALIASES, ENV_OVERRIDES, type Setting } from './keys';
 
@@ -7,6 +8,8 @@ export const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).tr
 export const port = z.coerce.number().int().min(0).max(65535);
 export const positiveInt = z.coerce.number().int().positive();
 export const nonEmpty = z.string().trim().min(1);
+/** A process count, or `auto`: one per core the process may use. */
+export const workerCount = z.union([z.literal('auto').transform(() => os.availableParallelism()), z.coerce.number().int().positive().max(256)]);
 
 export function getPath(raw: Raw, dotted: string): unknown {
   let cur: unknown = raw;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ListenerConfig } from '../config/config';
 import type { Logger } from '../log';
+import { exposition } from '../metrics';
 import { pathOf } from './request-path';
 
 export interface MetricsListener {
@@ -26,8 +27,8 @@ export async function startMetricsListener(at: ListenerConfig, registry: Registr
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    registry.metrics().then(
-      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : body),
+    exposition(registry).then(
+      ({ body, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body),
       (err: unknown) => {
         logger.error({ err }, 'collecting metrics failed');
         res.writeHead(500, { 'content-type': 'text/plain' }).end('collecting metrics failed\n');

@@ -17,7 +17,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * file instead of a pipe read here: the gateway writes an audit line per request, and reading them in
  * this process would tax the load generator during the gateway's rounds only.
  */
-export function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, logFile?: string): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
+export function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, logFile?: string, timeoutMs = 30_000): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
   const fd = logFile === undefined ? undefined : fs.openSync(logFile, 'a');
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd] });
   if (fd !== undefined) fs.closeSync(fd);
@@ -28,7 +28,7 @@ export function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.Pr
     const timer = setTimeout(() => {
       clearInterval(poll);
       reject(new Error(`${cmd} did not start:\n${out}`));
-    }, 30_000);
+    }, timeoutMs);
     const check = (): boolean => {
       const m = ready.exec(out);
       if (!m) return false;

@@ -87,7 +87,7 @@ const plainBase = (env: GatewayEnv) => new URL(env.tunnelUrl('/')).origin;
 const clusterUrl = (env: GatewayEnv, cluster: string, path: string) => `${plainBase(env)}/tunnels/clusters/${cluster}${path}`;
 
 function proxyConfig(p: Partial<Config['proxy']>): Partial<Config> {
-  return { proxy: { upstreamServerName: 'kubernetes', connectTimeoutSeconds: 5, responseTimeoutSeconds: 60, maxInflight: 4096, healthIntervalSeconds: 5, idleConnectionSeconds: 30, idleH2SessionSeconds: 120, ...p } };
+  return { proxy: { upstreamServerName: 'kubernetes', connectTimeoutSeconds: 5, responseTimeoutSeconds: 60, maxInflight: 4096, healthIntervalSeconds: 5, idleConnectionSeconds: 30, idleH2SessionSeconds: 120, workers: 1, ...p } };
 }
 
 async function addCluster(env: GatewayEnv, id: string, creds?: ClusterCreds): Promise<void> {
