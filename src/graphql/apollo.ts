@@ -8,6 +8,7 @@ import { documentLimits, MAX_TOKENS } from './limits';
 import { knownOperationTypes } from './operation-type-rule';
 import { storeOutagePlugin } from './outage-plugin';
 import { pageCostLimit } from './page-cost';
+import { requestIdPlugin } from './request-ids';
 import { RESPONSE_BOUNDS, stringifyBounded } from './response-bounds';
 
 /**
@@ -27,6 +28,7 @@ export function createApolloServer(schema: GraphQLSchema, rt: Runtime): ApolloSe
       // collect them (a hook call per field of every row).
       ApolloServerPluginCacheControlDisabled(),
       storeOutagePlugin<GraphqlContext>(rt.storeHealth),
+      requestIdPlugin(),
     ],
     validationRules: [knownOperationTypes, ...armor.validationRules],
     parseOptions: { maxTokens: MAX_TOKENS },
