@@ -8,7 +8,7 @@ import { limitExceeded } from './limits';
  * times the page size of a connection; scalars cost nothing, since a row's width is bounded by its
  * type and the document's token limit. So the documented page (`first` up to 500) of any list, with
  * every nested status field, stays under the default `graphql.max_cost` (a 500-cluster page with
- * creator and all statuses costs 3,001), while lists nested in lists multiply and are refused.
+ * creator, all statuses and pageInfo costs 3,002), while lists nested in lists multiply and are refused.
  * Variables are resolved and an omitted `first` on a connection counts as the default page
  * (graphql-armor's static cost read only literals and priced an omitted one as 1).
  */
