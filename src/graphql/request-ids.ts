@@ -4,8 +4,8 @@ import type { GraphqlContext } from './context';
 /**
  * The request each error was raised in, so formatError (which Apollo calls without the context) can name
  * the request id that is also in the `x-request-id` header and the logs. A WeakMap filled from the
- * context where errors are seen, rather than an AsyncLocalStorage around the request: entering one turns
- * on Node's promise hooks for every promise of the process, about a tenth of a large page's CPU time.
+ * context where errors are seen, rather than an AsyncLocalStorage around the request: a store entered
+ * around the request is propagated to every promise it creates (thousands for a large page).
  */
 const requestIds = new WeakMap<object, string>();
 
