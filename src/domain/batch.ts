@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { ClusterCredential, RegisterToken, User } from '../store/entities';
+import { findLean, type Lean } from '../store/lean';
 
 /**
  * Batch readers for per-request DataLoaders: one query per batch of keys, results in key order.
- * Secrets stay sealed; only status fields are read.
+ * Secrets stay sealed; only status fields are read, as plain rows (no entities).
  */
 export interface RegisterTokenStatus {
   active: boolean;
@@ -19,7 +20,7 @@ export interface CredentialStatus {
 }
 
 export async function registerTokenStatuses(em: EntityManager, clusterIds: readonly string[], now: Date): Promise<(RegisterTokenStatus | null)[]> {
-  const rows = await em.find(RegisterToken, { activeFor: { $in: [...clusterIds] } }, { fields: ['activeFor', 'createdAt', 'expiresAt', 'revokedAt'] });
+  const rows = await findLean(em, RegisterToken, { activeFor: { $in: [...clusterIds] } }, { fields: ['activeFor', 'createdAt', 'expiresAt', 'revokedAt'] });
   const byCluster = new Map(rows.map((r) => [r.activeFor!, r]));
   return clusterIds.map((id) => {
     const r = byCluster.get(id);
@@ -29,20 +30,21 @@ export async function registerTokenStatuses(em: EntityManager, clusterIds: reado
 }
 
 export async function credentialStatuses(em: EntityManager, clusterIds: readonly string[]): Promise<(CredentialStatus | null)[]> {
-  const rows = await em.find(
+  const rows = await findLean(
+    em,
     ClusterCredential,
     { cluster: { $in: [...clusterIds] } },
     { fields: ['cluster', 'serverAddresses', 'reportedAt', 'caFingerprint', 'reporterAddress'] },
   );
-  const byCluster = new Map(rows.map((r) => [r.cluster.id, r]));
+  const byCluster = new Map(rows.map((r) => [r.cluster, r]));
   return clusterIds.map((id) => {
     const r = byCluster.get(id);
     return r ? { serverAddresses: r.serverAddresses, reportedAt: r.reportedAt, caFingerprint: r.caFingerprint, reporterAddress: r.reporterAddress ?? null } : null;
   });
 }
 
-export async function usersByIds(em: EntityManager, ids: readonly number[]): Promise<(User | null)[]> {
-  const rows = await em.find(User, { id: { $in: [...ids] } });
+export async function usersByIds(em: EntityManager, ids: readonly number[]): Promise<(Lean<User> | null)[]> {
+  const rows = await findLean(em, User, { id: { $in: [...ids] } });
   const byId = new Map(rows.map((u) => [u.id, u]));
   return ids.map((id) => byId.get(id) ?? null);
 }

@@ -6,7 +6,8 @@ import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';
 import { claimableIdentifier, clustersByKeys, conflictAfterRace, keysOf, releaseKeys } from './cluster-keys';
 import type { DomainContext, Principal } from './context';
-import { findPage, type Page, type PageArgs } from './pagination';
+import type { Lean } from '../store/lean';
+import { findLeanPage, type Page, type PageArgs } from './pagination';
 import { optionalString, requireName } from './validate';
 
 export const CLUSTER_TYPES: readonly ClusterType[] = ['k8s', 'mesos', 'tke'];
@@ -93,12 +94,12 @@ export interface ClusterFilter {
 }
 
 /** Every authenticated user may list clusters (not their credentials). */
-export async function listClusters(ctx: DomainContext, filter: ClusterFilter, page: PageArgs): Promise<Page<Cluster>> {
+export async function listClusters(ctx: DomainContext, filter: ClusterFilter, page: PageArgs): Promise<Page<Lean<Cluster>>> {
   const where: FilterQuery<Cluster> = {};
   if (filter.idContains) where.id = { $like: `%${filter.idContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
   if (filter.projectId) where.projectId = filter.projectId;
   if (filter.clusterType) where.clusterType = parseClusterType(filter.clusterType);
-  return findPage(ctx.em, Cluster, where, 'id', 'string', page);
+  return findLeanPage(ctx.em, Cluster, where, 'id', 'string', page);
 }
 
 /**

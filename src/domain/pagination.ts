@@ -1,4 +1,5 @@
-import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
+import type { EntityManager, EntityName, FilterQuery, QueryOrderMap } from '@mikro-orm/core';
+import { findLean, type Lean } from '../store/lean';
 import { ValidationError } from '../errors';
 
 export interface PageArgs {
@@ -49,15 +50,39 @@ export async function findPage<T extends object>(
   keyKind: 'string' | 'number',
   page: PageArgs,
 ): Promise<Page<T>> {
+  return pageBy(em, entity, where, key, keyKind, page, (filter, options) => em.find(entity, filter, options));
+}
+
+/** `findPage` for reads that only map rows to a response: plain rows, no entities (see findLean). */
+export async function findLeanPage<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: FilterQuery<T>,
+  key: keyof T & string,
+  keyKind: 'string' | 'number',
+  page: PageArgs,
+): Promise<Page<Lean<T>>> {
+  return pageBy(em, entity, where, key, keyKind, page, (filter, options) => findLean(em, entity, filter, options));
+}
+
+async function pageBy<T extends object, R>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: FilterQuery<T>,
+  key: keyof T & string,
+  keyKind: 'string' | 'number',
+  page: PageArgs,
+  read: (filter: FilterQuery<T>, options: { orderBy: QueryOrderMap<T>; limit: number }) => Promise<R[]>,
+): Promise<Page<R>> {
   const limit = pageSize(page);
   const after = decodeCursor<string | number>(page.after, keyKind);
   const filter = (after === undefined ? where : { $and: [where, { [key]: { $gt: after } }] }) as FilterQuery<T>;
-  const items = await em.find(entity, filter, { orderBy: { [key]: 'asc' } as never, limit: limit + 1 });
+  const items = await read(filter, { orderBy: { [key]: 'asc' } as QueryOrderMap<T>, limit: limit + 1 });
   const slice = items.slice(0, limit);
   return {
     items: slice,
     hasNextPage: items.length > limit,
-    cursors: slice.map((item) => encodeCursor(item[key] as string | number)),
+    cursors: slice.map((item) => encodeCursor((item as Record<string, unknown>)[key] as string | number)),
     totalCount: () => em.count(entity, where),
   };
 }

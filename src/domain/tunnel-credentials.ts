@@ -2,6 +2,7 @@ import { ref } from '@mikro-orm/core';
 import { digestsEqual, sha256Hex } from '../crypto/tokens';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import { Cluster, RegisterToken, TunnelCredential, type ClusterType } from '../store/entities';
+import { findLean } from '../store/lean';
 import { commitWithChange } from './changes';
 import type { DomainContext } from './context';
 import { caFingerprint } from './credentials';
@@ -161,8 +162,8 @@ export interface TunnelStatus {
 
 /** Batch read for list views: one query for any number of clusters. Stale rows read as no tunnel. */
 export async function tunnelStatuses(ctx: Pick<DomainContext, 'em' | 'now'>, clusterIds: readonly string[]): Promise<(TunnelStatus | null)[]> {
-  const rows = await ctx.em.find(TunnelCredential, { cluster: { $in: [...clusterIds] }, heartbeatAt: { $gte: freshSince(ctx) } }, { fields: ['cluster', 'serverAddress', 'connectedAt', 'agentAddress', 'caFingerprint'] });
-  const byCluster = new Map(rows.map((r) => [r.cluster.id, r]));
+  const rows = await findLean(ctx.em, TunnelCredential, { cluster: { $in: [...clusterIds] }, heartbeatAt: { $gte: freshSince(ctx) } }, { fields: ['cluster', 'serverAddress', 'connectedAt', 'agentAddress', 'caFingerprint'] });
+  const byCluster = new Map(rows.map((r) => [r.cluster, r]));
   return clusterIds.map((id) => {
     const r = byCluster.get(id);
     return r ? { connectedAt: r.connectedAt, apiserverAddress: r.serverAddress, agentAddress: r.agentAddress ?? null, caFingerprint: r.caFingerprint } : null;

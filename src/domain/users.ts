@@ -4,7 +4,8 @@ import { User, type UserType } from '../store/entities';
 import { requireSuperUser } from './authorize';
 import { commitWithChange } from './changes';
 import type { DomainContext, Principal } from './context';
-import { findPage, type Page, type PageArgs } from './pagination';
+import type { Lean } from '../store/lean';
+import { findLeanPage, type Page, type PageArgs } from './pagination';
 import { groupsList, requireName } from './validate';
 
 export interface CreateUserInput {
@@ -50,14 +51,14 @@ export async function getUser(ctx: DomainContext, id: number): Promise<User> {
   return user;
 }
 
-export async function listUsers(ctx: DomainContext, actor: Principal, filter: UserFilter, page: PageArgs): Promise<Page<User>> {
+export async function listUsers(ctx: DomainContext, actor: Principal, filter: UserFilter, page: PageArgs): Promise<Page<Lean<User>>> {
   requireSuperUser(actor, 'list users');
   const where: FilterQuery<User> = {};
   if (filter.nameContains) where.name = { $like: `%${filter.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
   if (filter.isSuperUser !== undefined && filter.isSuperUser !== null) where.isSuperUser = filter.isSuperUser;
   if (filter.disabled === true) where.disabledAt = { $ne: null };
   if (filter.disabled === false) where.disabledAt = null;
-  return findPage(ctx.em, User, where, 'id', 'number', page);
+  return findLeanPage(ctx.em, User, where, 'id', 'number', page);
 }
 
 export async function setUserDisabled(ctx: DomainContext, actor: Principal, id: number, disabled: boolean): Promise<User> {

@@ -1,5 +1,5 @@
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import type { Runtime } from '../runtime';
 import type { GraphqlContext } from './context';
@@ -8,6 +8,7 @@ import { documentLimits, MAX_TOKENS } from './limits';
 import { knownOperationTypes } from './operation-type-rule';
 import { storeOutagePlugin } from './outage-plugin';
 import { pageCostLimit } from './page-cost';
+import { requestIdPlugin } from './request-ids';
 import { RESPONSE_BOUNDS, stringifyBounded } from './response-bounds';
 
 /**
@@ -19,7 +20,16 @@ export function createApolloServer(schema: GraphQLSchema, rt: Runtime): ApolloSe
   const armor = documentLimits(limits);
   return new ApolloServer<GraphqlContext>({
     schema,
-    plugins: [...armor.plugins, pageCostLimit<GraphqlContext>(limits.maxCost), ApolloServerPluginLandingPageDisabled(), storeOutagePlugin<GraphqlContext>(rt.storeHealth)],
+    plugins: [
+      ...armor.plugins,
+      pageCostLimit<GraphqlContext>(limits.maxCost),
+      ApolloServerPluginLandingPageDisabled(),
+      // Nothing here sets cache hints, and the default plugin wraps every field resolver of the schema to
+      // collect them (a hook call per field of every row).
+      ApolloServerPluginCacheControlDisabled(),
+      storeOutagePlugin<GraphqlContext>(rt.storeHealth),
+      requestIdPlugin(),
+    ],
     validationRules: [knownOperationTypes, ...armor.validationRules],
     parseOptions: { maxTokens: MAX_TOKENS },
     // graphql-js stops collecting errors at these counts (and says so), so none piles up thousands.

@@ -9,6 +9,7 @@ import type { RbacAccess } from '../rbac/access';
 import type { Runtime } from '../runtime';
 import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
 import { createLoaders, type Loaders } from './loaders';
+import { rememberRequestId } from './request-ids';
 
 export type { RbacAccess };
 
@@ -38,7 +39,10 @@ export async function createGraphqlContext(rt: Runtime, req: IncomingMessage, re
         extensions: { code: 'UNAVAILABLE', http: { status: 503, headers: new HeaderMap([['retry-after', String(STORE_RETRY_AFTER_SECONDS)]]) } },
       });
     }
-    if (!(err instanceof UnauthenticatedError)) throw err;
+    if (!(err instanceof UnauthenticatedError)) {
+      rememberRequestId(err, request.requestId);
+      throw err;
+    }
     // Apollo takes the HTTP status from `extensions.http` of the raw error, before formatError runs.
     throw new GraphQLError(err.message, {
       originalError: err,

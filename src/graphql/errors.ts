@@ -1,13 +1,12 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import type { ValidationError as ClassValidatorError } from 'class-validator';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
 import { isGatewayError, type ErrorCode, type GatewayError } from '../errors';
-import type { RequestInfo } from '../http/types';
 import type { Logger } from '../log';
 import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from '../store/outage';
 import { tokenLimitError, validationBudgetError } from './limits';
+import { requestIdOf } from './request-ids';
 import { RESPONSE_BOUNDS, truncateMessage, withoutEchoedValue } from './response-bounds';
 
 /**
@@ -23,12 +22,6 @@ export type ClientErrorCode =
   | 'GRAPHQL_VALIDATION_FAILED'
   | 'OPERATION_RESOLUTION_FAILURE'
   | 'PERSISTED_QUERY_NOT_SUPPORTED';
-
-/**
- * The request being served, so formatError (which Apollo calls without the context) can name the
- * request id that is also in the `x-request-id` header and the logs.
- */
-export const requestScope = new AsyncLocalStorage<RequestInfo>();
 
 /**
  * Apollo's codes for a request it refused, as clients see them: unchanged (so generic GraphQL clients
@@ -135,7 +128,7 @@ export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormatt
     const code = formatted.extensions?.code;
     const requestCode = typeof code === 'string' ? REQUEST_ERROR_CODES.get(code) : undefined;
     if (requestCode && error instanceof GraphQLError) return fromRequestError(formatted, error, cause, requestCode);
-    const requestId = requestScope.getStore()?.requestId ?? crypto.randomUUID();
+    const requestId = requestIdOf(error) ?? crypto.randomUUID();
     logger.error({ err: cause, requestId, path: formatted.path }, 'GraphQL request failed with an unexpected error');
     return shaped(formatted, 'INTERNAL_SERVER_ERROR', `internal error (request id ${requestId})`, { requestId });
   };

@@ -4,7 +4,6 @@ import { sendGraphiql, wantsGraphiql } from '../http/graphiql';
 import { readBody, sendJson } from '../http/respond';
 import type { HttpHandler, RequestInfo } from '../http/types';
 import type { GraphqlContext } from './context';
-import { requestScope } from './errors';
 import { describeLimit } from './limits';
 import { checkVariables, type VariableViolation } from './variable-limits';
 
@@ -133,12 +132,10 @@ export function graphqlHttpHandler(
     if (!read.ok) return refuse(res, read);
     const refusal = variablesRefusal(read.body, url.searchParams);
     if (refusal) return refuse(res, refusal);
-    const response = await requestScope.run(info, () =>
-      server.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: headerMap(req), search: url.search, body: read.body },
-        context: () => createContext(req, info),
-      }),
-    );
+    const response = await server.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: headerMap(req), search: url.search, body: read.body },
+      context: () => createContext(req, info),
+    });
     await writeResponse(res, response);
   };
 }

@@ -72,12 +72,11 @@ function report(limit: CountedLimit, max: number): { onReject: ((ctx: Validation
 
 export interface DocumentLimits {
   maxDepth: number;
-  maxCost: number;
   maxAliases: number;
 }
 
 /**
- * Depth, aliases, directives and armor's static cost as validation rules. Armor's token limit stays
+ * Depth, aliases and directives as validation rules (the cost is page-cost.ts's). Armor's token limit stays
  * off: it parses the document a second time in a plugin hook and throws from there, which Apollo turns
  * into a 500 for every syntax error; graphql-js counts tokens itself (`parseOptions.maxTokens`).
  */
@@ -85,7 +84,9 @@ export function documentLimits(limits: DocumentLimits): { validationRules: Valid
   const armor = new ApolloArmor({
     maxTokens: { enabled: false },
     maxDepth: { n: limits.maxDepth, ...report('depth', limits.maxDepth) },
-    costLimit: { maxCost: limits.maxCost, ...report('cost', limits.maxCost) },
+    // Off: it counts every scalar and only literal page sizes, so it refused documented pages the
+    // rows-based cost in page-cost.ts (the one cost limit) accepts.
+    costLimit: { enabled: false },
     maxAliases: { n: limits.maxAliases, ...report('aliases', limits.maxAliases) },
     maxDirectives: { n: MAX_DIRECTIVES, ...report('directives', MAX_DIRECTIVES) },
     blockFieldSuggestion: { enabled: true },

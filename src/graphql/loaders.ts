@@ -3,10 +3,11 @@ import { credentialStatuses, registerTokenStatuses, usersByIds, type CredentialS
 import type { DomainContext } from '../domain/context';
 import { tunnelStatuses, type TunnelStatus } from '../domain/tunnel-credentials';
 import type { User } from '../store/entities';
+import type { Lean } from '../store/lean';
 
 /** Per-request loaders: one query per field across a whole list, never one per row. */
 export interface Loaders {
-  user: DataLoader<number, User | null>;
+  user: DataLoader<number, Lean<User> | null>;
   registerTokenStatus: DataLoader<string, RegisterTokenStatus | null>;
   credentialStatus: DataLoader<string, CredentialStatus | null>;
   tunnelStatus: DataLoader<string, TunnelStatus | null>;

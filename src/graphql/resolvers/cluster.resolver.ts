@@ -13,7 +13,7 @@ import { UserObject } from '../types/user.type';
 export class ClusterResolver {
   @Query(() => ClusterConnection, { description: 'Every caller may list clusters; their secrets and statuses are for super users.' })
   async clusters(@Args() page: PageArgs, @Arg('filter', () => ClusterFilter, { nullable: true }) filter: ClusterFilter | null, @Ctx() { domain }: GraphqlContext): Promise<ClusterConnection> {
-    return ClusterConnection.from(await listClusters(domain, filter ?? {}, page), ClusterObject.from);
+    return ClusterConnection.from(await listClusters(domain, filter ?? {}, page), ClusterObject.fromRow);
   }
 
   @Query(() => ClusterObject)

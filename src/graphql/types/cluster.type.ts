@@ -1,5 +1,6 @@
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { Cluster } from '../../store/entities';
+import type { Lean } from '../../store/lean';
 import { ConnectionType } from './connection';
 
 /** Values equal the stored strings, so mapping is a cast. */
@@ -46,6 +47,10 @@ export class ClusterObject {
   creatorId!: number | null;
 
   static from(cluster: Cluster): ClusterObject {
+    return ClusterObject.fromRow({ ...fieldsOf(cluster), creator: cluster.creator?.id ?? null });
+  }
+
+  static fromRow(cluster: Lean<Cluster>): ClusterObject {
     return Object.assign(new ClusterObject(), {
       id: cluster.id,
       identifier: cluster.identifier,
@@ -55,9 +60,14 @@ export class ClusterObject {
       tkeClusterId: cluster.tkeClusterId ?? null,
       tkeClusterRegion: cluster.tkeClusterRegion ?? null,
       createdAt: cluster.createdAt,
-      creatorId: cluster.creator?.id ?? null,
+      creatorId: cluster.creator ?? null,
     });
   }
+}
+
+function fieldsOf(c: Cluster): Omit<Lean<Cluster>, 'creator'> {
+  const { id, identifier, provider, clusterType, projectId, tkeClusterId, tkeClusterRegion, createdAt } = c;
+  return { id, identifier, provider, clusterType, projectId, tkeClusterId, tkeClusterRegion, createdAt };
 }
 
 @ObjectType()

@@ -10,6 +10,9 @@ export enum UserKind {
 }
 registerEnumType(UserKind, { name: 'UserType', description: "The original user manager's user kinds; ADMIN users are super users." });
 
+/** What a user is shown as; an entity and a lean row both have it. */
+export type UserFields = Pick<User, 'id' | 'name' | 'userType' | 'isSuperUser' | 'groups' | 'createdAt' | 'updatedAt' | 'disabledAt'>;
+
 @ObjectType('User', { description: 'Someone who calls the gateway with API tokens.' })
 export class UserObject {
   @Field(() => Int)
@@ -36,7 +39,8 @@ export class UserObject {
   @Field(() => Date, { nullable: true, description: 'Set while the user is disabled; their tokens stop working.' })
   disabledAt!: Date | null;
 
-  static from(user: User): UserObject {
+  /** From an entity or a plain row (the fields are the same). */
+  static from(user: UserFields): UserObject {
     return Object.assign(new UserObject(), {
       id: user.id,
       name: user.name,
