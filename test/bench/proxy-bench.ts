@@ -17,6 +17,7 @@ import autocannon from 'autocannon';
 import { generateCerts } from '../helpers/fake-kube/certs';
 import { children, cpuMicros, freePort, median, openWatches, openWatchesWith, rssKiB, sleep, start, stopAll } from './bench-common';
 import { collectGarbage } from './collect-garbage';
+import { streamTable } from './proxy-stream';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
@@ -32,14 +33,14 @@ const WARMUP_WATCHES = 20;
 /** h2 sessions the HTTP/2 load is spread over (CONNECTIONS streams in flight in all). */
 const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 1);
 /**
- * Comma list of parts to run (direct, kubectl, bare, nginx, gateway, watches, tls, h2watches); all by default.
+ * Comma list of parts to run (direct, kubectl, bare, nginx, gateway, watches, tls, h2watches, stream); all by default.
  * For profiling one part. Diagnostics: BENCH_HEAP=1 prints the gateway's heap spaces around the first
  * watch measurement; BENCH_HEAP_SNAPSHOT=1 with BENCH_GATEWAY_NODE_ARGS=--heapsnapshot-signal=SIGUSR2
  * writes heap snapshots there (compare them for what a watch retains). `tls`: the same load through the gateway's TLS listener, over HTTP/1.1 and h2;
  * `h2watches`: idle watches on fresh gateways over the TLS listener, one h2 connection against one
  * HTTP/1.1 TLS connection per watch.
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,bare,nginx,gateway,watches,tls,h2watches').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,bare,nginx,gateway,watches,tls,h2watches,stream').split(','));
 const PATH = '/api/v1/namespaces/default/pods/bench-pod';
 const DIST = path.resolve(__dirname, '../..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-bench-'));
@@ -371,6 +372,8 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
     tlsWatchLine('fresh gateway; all over ONE HTTP/2 client connection to the TLS listener', h2Watches),
     tlsWatchLine('fresh gateway; each on its own HTTP/1.1 TLS client connection to the TLS listener', tlsH1Watches),
   ];
+  // Large bodies last, with contenders of their own (proxy-stream.ts), once the small-GET ones are gone.
+  if (ONLY.has('stream')) lines.push('', ...(await streamTable(work)));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
