@@ -76,6 +76,8 @@ export async function streamTable(work: string): Promise<string[]> {
 
   const table: string[] = [];
   const verdicts: string[] = [];
+  /** Median MiB/s of each gateway path per concurrent scenario: with the slow reader against without. */
+  const concurrent = new Map<string, number[]>();
   for (const s of scenarios) {
     const who = all.filter((c) => !s.h2 || c.tlsBase);
     const readings: LoadReading[][] = who.map(() => []);
@@ -90,6 +92,7 @@ export async function streamTable(work: string): Promise<string[]> {
       const cpu = (name: string): string => (name === 'proxy' && c.pid === undefined ? '-' : f1(med(rs.map((x) => x.cpuPerMiB[name] ?? 0))));
       table.push(`| ${s.label} | ${c.name} | ${f0(med(rs.map(rate)))} | ${rs.map((x) => f0(rate(x))).join(', ')} | ${cpu('proxy')} | ${cpu('apiserver')} | ${growth}${failed ? ` (${failed} failed)` : ''} |`);
     }
+    for (const g of [gwH1, gwH2]) if (s.streams > 1 && who.includes(g)) concurrent.set(g.name, [...(concurrent.get(g.name) ?? []), med(readings[who.indexOf(g)]!.map(rate))]);
     // The gateway against the faster of nginx and kubectl proxy, round by round.
     const peers = who.map((c, k) => ({ c, k })).filter(({ c }) => c === kubectl || c === nginx);
     for (const g of [gwH1, gwH2]) {
@@ -98,6 +101,9 @@ export async function streamTable(work: string): Promise<string[]> {
       const ratios = readings[gk]!.map((x, r) => rate(x) / Math.max(...peers.map(({ k }) => rate(readings[k]![r]!))));
       verdicts.push(`${s.label}: ${g.name} / best of ${peers.map(({ c }) => c.name.split(' (')[0]).join(' and ')}: ${med(ratios).toFixed(2)}x (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')}; target ≥ 0.9x)`);
     }
+  }
+  for (const [name, [without, withSlow]] of concurrent) {
+    if (without && withSlow) verdicts.push(`${PARALLEL} streams beside one slow reader, ${name}: ${(withSlow / without).toFixed(2)}x their MiB/s without it (target: not slower, ≈ 1x within noise)`);
   }
   const slowGrowth: string[] = [];
   for (const h2 of [false, true]) {
