@@ -23,12 +23,16 @@ export class BodyWriter {
     w?.uncork();
   };
 
+  /** The first chunk goes out as Node sends it: a short response (one chunk, then the end) pays nothing here. */
+  private first = true;
+
   constructor(private readonly res: ServerResponse) {}
 
   /** False when the client is behind by BODY_HIGH_WATER or more: wait for the response's 'drain'. */
   write(chunk: Buffer): boolean {
     const { res } = this;
-    if (this.corked === undefined) {
+    if (this.first) this.first = false;
+    else if (this.corked === undefined) {
       // The HTTP/2 compatibility response writes to its stream; `socket` would be the whole session's.
       const target = ('stream' in res ? (res as unknown as { stream: Writable }).stream : res.socket) ?? undefined;
       if (target && !target.writableCorked) {
