@@ -1,6 +1,10 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
 
+/** Per-stream receive window (a slow client's stream holds at most this much) and the session's, shared by all its streams. */
+export const H2_STREAM_WINDOW = 1 << 20;
+export const H2_SESSION_WINDOW = 32 << 20;
+
 /** One HTTP/2 connection to an apiserver address and how many of its streams are open. */
 export interface H2Conn {
   readonly session: http2.ClientHttp2Session;
@@ -105,7 +109,11 @@ export class H2Pool {
           return;
         }
         socket.setKeepAlive(true, 30_000);
-        const session = http2.connect(url.origin, { createConnection: () => socket, settings: { enablePush: false }, maxSessionMemory: 64 });
+        // Flow-control windows sized for streaming: with HTTP/2's default 64 KiB the apiserver stops after
+        // every 64 KiB of a log until our WINDOW_UPDATE reaches it. A stream's window is also the most a
+        // slow client's stream can make us hold (its window opens only as its body is relayed).
+        const session = http2.connect(url.origin, { createConnection: () => socket, settings: { enablePush: false, initialWindowSize: H2_STREAM_WINDOW }, maxSessionMemory: 64 });
+        session.setLocalWindowSize(H2_SESSION_WINDOW);
         const conn: H2Conn = { session, active: 0, used: false };
         // Requests wait for the apiserver's SETTINGS so the stream limit is known before it is used.
         session.once('remoteSettings', () => {

@@ -162,13 +162,15 @@ export class TunnelProxy {
         this.reject(res, req, info, started, admitted.failure, admitted);
         return leave();
       }
-      const untrack = longRunning ? this.streams.track(admitted.principal, () => res.destroy()) : undefined;
+      // Every request, not only watches and follows: a large body read slowly is a live stream too. A short
+      // request still waiting for its answer is let finish (cut, its client would see a reset, not a 401).
+      const untrack = this.streams.track(admitted.principal, () => (longRunning || res.headersSent) && res.destroy());
       // Not `admitted` itself: an open watch would keep its upstream headers alive.
       const auditedAs: AuditedAs = { principal: admitted.principal, cluster: { id: admitted.cluster.id }, impersonated: admitted.impersonated };
       const opts = { responseTimeoutMs: this.rt.config.proxy.responseTimeoutSeconds * 1000, longRunning, requestId: info.requestId };
       forward(req, res, admitted, opts, (result) => {
         try {
-          untrack?.();
+          untrack();
           if (result.failure) writeStatus(res, result.failure, info.requestId);
           if (result.errorReason) this.metrics.upstreamErrors.inc({ reason: result.errorReason });
           this.observe(method, result.status, (Date.now() - started) / 1000, longRunning);

@@ -9,7 +9,7 @@ interface OpenStream {
 }
 
 /**
- * Long-running proxied requests (watches, logs -f, exec and port-forward sessions) by caller. When the
+ * Proxied requests in flight (watches, logs -f, exec and port-forward sessions, large bodies) by caller. When the
  * change feed says a token or user changed, their streams are re-checked against the store and closed if
  * the token no longer authenticates: revocation ends sessions already open, not only new requests.
  */

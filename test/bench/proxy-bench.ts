@@ -17,6 +17,7 @@ import { apiserver, DURATION, ROUNDS, rounds, warmLoad, type Contender, type Mea
 import { GATEWAY, gatewayWorkers, NGINX, smallGetTable, targetLines } from './proxy-table';
 import { workersRevocation } from './workers-revoke';
 import { loadH2, openH2Watches, openTlsWatches } from './proxy-h2';
+import { streamTable } from './proxy-stream';
 
 /**
  * Concurrencies of the small-GET rounds (comma list): each gets its own table. The TLS and h2 rows use
@@ -32,7 +33,7 @@ const WARMUP_WATCHES = 20;
 /** h2 sessions the HTTP/2 load is spread over (CONNECTIONS streams in flight in all). */
 const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 1);
 /**
- * Comma list of parts to run (direct, kubectl, bare, nginx, gateway, workers, watches, tls, h2watches);
+ * Comma list of parts to run (direct, kubectl, bare, nginx, gateway, workers, watches, tls, h2watches, stream);
  * all by default. For profiling one part. Diagnostics: BENCH_HEAP=1 prints the gateway's heap spaces
  * around the first watch measurement; BENCH_HEAP_SNAPSHOT=1 with BENCH_GATEWAY_NODE_ARGS=--heapsnapshot-signal=SIGUSR2
  * writes heap snapshots there (compare them for what a watch retains). `tls`: the same load through the gateway's TLS listener, over HTTP/1.1 and h2;
@@ -40,7 +41,7 @@ const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 1);
  * HTTP/1.1 TLS connection per watch; `workers`: a gateway with `proxy.workers: BENCH_WORKERS` (default
  * the cores) in the rounds, and its revocation time.
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,bare,nginx,gateway,workers,watches,tls,h2watches').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'direct,kubectl,bare,nginx,gateway,workers,watches,tls,h2watches,stream').split(','));
 const PATH = '/api/v1/namespaces/default/pods/bench-pod';
 const DIST = path.resolve(__dirname, '../..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-bench-'));
@@ -270,6 +271,8 @@ http { access_log off; upstream api { server ${u.host}; keepalive 64; }
     '',
     ...targetLines({ tables, cores: CORES, watchKiB: [...kib(fresh), ...kib(afterLoad), ...kib(h2Watches)], revocationMs }),
   ];
+  // Large bodies last, with contenders of their own (proxy-stream.ts), once the small-GET ones are gone.
+  if (ONLY.has('stream')) lines.push('', ...(await streamTable(work)));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
