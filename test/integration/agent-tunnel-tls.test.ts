@@ -17,20 +17,23 @@ describe('bcs-api agent: who ends the apiserver\'s TLS', () => {
   let adminKc: string;
   let agent: AgentProcess | undefined;
 
-  const startAgent = (caPem: string, extra: string[] = []): AgentProcess => {
+  /** Starts an agent, after stopping the one a failed test may have left. */
+  const startAgent = async (caPem: string, extra: string[] = []): Promise<AgentProcess> => {
+    if (agent) await stopAgent();
     const saDir = writeServiceAccount(env.fake.token, caPem);
     const pod = podEnv({ saDir, apiserverPort: Number(new URL(env.fake.url).port), registerToken: env.registerToken, serverCert: env.gatewayCaPem });
-    return spawnAgent(['--bke-address', env.httpsUrl, '--cluster-id', env.clusterId, '--use-websocket', '--give-up-after', '0', ...extra], pod);
+    agent = spawnAgent(['--bke-address', env.httpsUrl, '--cluster-id', env.clusterId, '--use-websocket', '--give-up-after', '0', ...extra], pod);
+    return agent;
   };
   const reached = async (): Promise<boolean> => {
     const r = await env.graphql<{ cluster: { tunnel?: { connectedAt?: string } | null } }>(env.gw.adminToken, 'query($id: ID!) { cluster(id: $id) { tunnel { connectedAt } } }', { id: env.clusterId });
     return Boolean(r.data?.cluster.tunnel);
   };
-  const stopAgent = async (): Promise<void> => {
+  async function stopAgent(): Promise<void> {
     await agent?.stop();
     agent = undefined;
     await waitFor('tunnel gone', async () => !(await reached()), 15_000);
-  };
+  }
   const list = () => fetch(env.tunnelUrl('/api/v1/namespaces/ns1/pods'), { headers: { authorization: `Bearer ${env.gw.adminToken}` }, signal: AbortSignal.timeout(20_000) });
 
   before(async () => {
@@ -44,7 +47,7 @@ describe('bcs-api agent: who ends the apiserver\'s TLS', () => {
   });
 
   it('an apiserver the in-cluster CA does not verify: 503 naming TLS to the client, for requests and upgrades, and nothing reaches the apiserver', async () => {
-    agent = startAgent(generateCerts().caPem);
+    agent = await startAgent(generateCerts().caPem);
     await agent.waitForLog('tunnel connected');
     await waitFor('tunnel registered', reached, 10_000);
     const requestsBefore = env.fake.requests.length;
@@ -67,7 +70,7 @@ describe('bcs-api agent: who ends the apiserver\'s TLS', () => {
   });
 
   it('--gateway-tls: the agent announces nothing, the gateway runs TLS over tcp Connects, as with the original agent', async () => {
-    agent = startAgent(env.fake.caPem, ['--gateway-tls']);
+    agent = await startAgent(env.fake.caPem, ['--gateway-tls']);
     await agent.waitForLog('tunnel connected');
     await waitFor('served through the tunnel', async () => (await list()).status === 200, 15_000);
     const exec = await kubectl(['exec', '-n', 'ns1', 'web-1', '--', 'echo', 'inner-tls'], { kubeconfig: adminKc });
@@ -79,7 +82,7 @@ describe('bcs-api agent: who ends the apiserver\'s TLS', () => {
   });
 
   it('by default the agent ends TLS itself: requests and upgrades through tls Connects only', async () => {
-    agent = startAgent(env.fake.caPem);
+    agent = await startAgent(env.fake.caPem);
     await agent.waitForLog('tunnel connected');
     await waitFor('served through the tunnel', async () => (await list()).status === 200, 15_000);
     const exec = await kubectl(['exec', '-n', 'ns1', 'web-1', '--', 'echo', 'agent-tls'], { kubeconfig: adminKc });
