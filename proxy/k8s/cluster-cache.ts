@@ -1,6 +1,7 @@
 import { findClustersByIdOrIdentifier } from '../../src/domain/clusters';
 import { findCredential, openCredential } from '../../src/domain/credentials';
 import type { Runtime } from '../../src/runtime';
+import { agentTerminatedDial } from '../../src/tunnel/routes';
 import { SingleFlight } from '../shared/single-flight';
 import { ClusterUpstream, type UpstreamOptions } from './upstream';
 import type { TunnelRoutes } from '../tunnel/routes';
@@ -80,11 +81,13 @@ export class ClusterCache {
       let upstream: ClusterUpstream | undefined;
       if (secrets) {
         const current = this.upstreams.get(cluster.id);
-        const via = tunnel ? (tunnel.via ?? 'tunnel') : 'direct';
+        // Plaintext through the agent only with the credential that agent brought (see agentTerminatedDial).
+        const plainDial = tunnel ? agentTerminatedDial(tunnel, secrets) : undefined;
+        const via = tunnel ? `${tunnel.via ?? 'tunnel'}${plainDial ? ' agent-tls' : ''}` : 'direct';
         if (current && current.fingerprint === ClusterUpstream.fingerprintOf(secrets, via)) upstream = current;
         else {
           current?.retire();
-          upstream = new ClusterUpstream(secrets, tunnel ? { ...this.upstreamOptions, dial: tunnel.dial, via } : this.upstreamOptions);
+          upstream = new ClusterUpstream(secrets, tunnel ? { ...this.upstreamOptions, dial: tunnel.dial, plainDial, via } : this.upstreamOptions);
           this.upstreams.set(cluster.id, upstream);
         }
       }

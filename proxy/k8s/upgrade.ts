@@ -1,6 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
 import type { Admitted } from './pipeline';
 import { failures, writeStatusToSocket, type StatusFailure } from './status';
 import { upstreamErrorReason } from '../shared/metrics';
@@ -71,7 +70,7 @@ export function relayUpgrade(
     client.on('error', () => undefined);
     // A client that leaves before the answer takes the upstream connection with it, or a 101 would open an
     // exec session for no one. Leaving may show only as 'end': upgrade sockets are half-open, no 'close' follows.
-    let upstreamSocket: tls.TLSSocket | undefined;
+    let upstreamSocket: Duplex | undefined;
     const leave = (): void => {
       upstreamSocket?.destroy();
       client.destroy();
@@ -89,7 +88,7 @@ export function relayUpgrade(
         return;
       }
       tried.add(target.href);
-      const socket = tls.connect(upstream.tlsOptions(target));
+      const { socket, ready } = upstream.connect(target);
       upstreamSocket = socket;
       let connected = false;
       let responded = false;
@@ -101,7 +100,7 @@ export function relayUpgrade(
         }
       }, opts.connectTimeoutMs + opts.responseTimeoutMs);
 
-      socket.once('secureConnect', () => {
+      socket.once(ready, () => {
         connected = true;
         // Only the upgrade request itself: bytes the client sent after it (`head`) go upstream once the
         // apiserver has switched protocols, never before, so a pipelined request cannot ride this connection.
@@ -125,8 +124,8 @@ export function relayUpgrade(
         client.write(buffered);
         if (status === 101) {
           client.off('end', leave);
-          socket.setTimeout(0);
-          socket.setKeepAlive(true, 30_000);
+          socket.setTimeout?.(0);
+          socket.setKeepAlive?.(true, 30_000);
           socket.on('data', (c: Buffer) => (bytesOut += c.length));
           client.on('data', (c: Buffer) => (bytesIn += c.length));
           if (head.length) socket.write(head);

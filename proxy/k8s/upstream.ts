@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { ClusterSecrets } from '../../src/domain/credentials';
 import { Client, Pool, buildConnector } from 'undici';
 import { H2Pool } from './h2-pool';
+import { whenAgentTlsEstablished, type UpstreamConnection } from '../tunnel/agent-tls';
 
 export interface UpstreamOptions {
   /** Name checked in the apiserver certificate; the original always used `kubernetes`. */
@@ -22,6 +23,12 @@ export interface UpstreamOptions {
    * TCP dial; TLS, CA and server name are checked over it exactly as on a dialled connection.
    */
   dial?: (url: URL) => Duplex;
+  /**
+   * Given only with the credential the cluster's agent brought (agentTerminatedDial): its connections
+   * carry plain HTTP/1.1, the agent having verified the apiserver against its in-cluster CA. Used for
+   * every request and upgrade instead of TLS over `dial`; no HTTP/2 (the agent offers only http/1.1).
+   */
+  plainDial?: (url: URL) => Duplex;
   /** Which tunnel `dial` goes through (this process's, or a peer's), part of the fingerprint. */
   via?: string;
   /**
@@ -76,7 +83,7 @@ export class ClusterUpstream {
     this.addresses = secrets.serverAddresses.map((a) => ({ url: new URL(a), healthy: true }));
     this.h2ForAll = opts.http2 === 'all';
     this.h2 =
-      opts.http2 === 'off'
+      opts.http2 === 'off' || opts.plainDial
         ? undefined
         : new H2Pool((url) => this.tlsOptions(url), { connectTimeoutMs: opts.connectTimeoutMs, http1RetryMs: 60_000, idleMs: (opts.idleMs ?? DEFAULT_IDLE_MS).h2, pingIntervalMs: 30_000, pingTimeoutMs: 15_000 });
   }
@@ -118,7 +125,10 @@ export class ClusterUpstream {
   private h1Origin(url: URL): H1Origin {
     let origin = this.h1Origins.get(url.origin);
     if (!origin) {
-      const connect: buildConnector.connector = this.opts.dial
+      const plainDial = this.opts.plainDial;
+      const connect: buildConnector.connector = plainDial
+        ? (_opts, callback) => whenAgentTlsEstablished(plainDial(url), this.opts.connectTimeoutMs, callback as (err: Error | null, conn?: Duplex) => void)
+        : this.opts.dial
         ? (_opts, callback) => this.connectThroughDial(url, callback)
         : buildConnector(this.directConnectOptions(url) as buildConnector.BuildOptions);
       const pool = new Pool(url.origin, { connections: null, pipelining: 1, keepAliveTimeout: (this.opts.idleMs ?? DEFAULT_IDLE_MS).h1, headersTimeout: 0, bodyTimeout: 0, connect });
@@ -160,7 +170,13 @@ export class ClusterUpstream {
     return crypto.createHash('sha256').update(JSON.stringify([s.serverAddresses, s.caCertData, s.userToken, via])).digest('hex');
   }
 
-  /** TLS options for a fresh (non-pooled) connection, as upgrades need. */
+  /** A fresh (non-pooled) connection, as upgrades need: TLS verified by the gateway, or plaintext through an agent that ended it. */
+  connect(url: URL): UpstreamConnection<Duplex & Partial<Pick<tls.TLSSocket, 'setTimeout' | 'setKeepAlive'>>> {
+    if (this.opts.plainDial) return { socket: this.opts.plainDial(url), ready: 'established' };
+    return { socket: tls.connect(this.tlsOptions(url)), ready: 'secureConnect' };
+  }
+
+  /** TLS options for a fresh (non-pooled) connection. */
   tlsOptions(url: URL): tls.ConnectionOptions {
     return {
       ...(this.opts.dial ? { socket: this.opts.dial(url) } : undefined),
@@ -222,13 +238,14 @@ export class ClusterUpstream {
   /** A TLS handshake that verifies the CA: "accepts connections and is the right server". */
   probe(url: URL): Promise<boolean> {
     return new Promise((resolve) => {
-      const socket = tls.connect(this.tlsOptions(url));
+      const { socket, ready } = this.connect(url);
       const done = (ok: boolean): void => {
+        clearTimeout(timer);
         socket.destroy();
         resolve(ok);
       };
-      socket.setTimeout(this.opts.connectTimeoutMs, () => done(false));
-      socket.once('secureConnect', () => done(true));
+      const timer = setTimeout(() => done(false), this.opts.connectTimeoutMs);
+      socket.once(ready, () => done(true));
       socket.once('error', () => done(false));
     });
   }

@@ -102,7 +102,7 @@ function driverParams(json: Record<string, unknown>): DriverParams | HandshakeRe
 }
 
 function agentParams(json: Record<string, unknown>): TunnelParams | HandshakeRefusal {
-  const { address, userToken, caCert } = json;
+  const { address, userToken, caCert, agentTls } = json;
   if (typeof address !== 'string' || !address) return bad('tunnel params: field "address" is required');
   let url: URL;
   try {
@@ -119,5 +119,5 @@ function agentParams(json: Record<string, unknown>): TunnelParams | HandshakeRef
   } catch {
     return bad('tunnel params: field "caCert" must be base64 of a PEM certificate');
   }
-  return { address: url.origin, hostPort: `${url.hostname}:${url.port || 443}`, userToken, caCertPem };
+  return { address: url.origin, hostPort: `${url.hostname}:${url.port || 443}`, userToken, caCertPem, agentTls: agentTls === true };
 }

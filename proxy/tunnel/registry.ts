@@ -18,6 +18,12 @@ export interface TunnelStatus {
   stateOf(clusterId: string): TunnelState;
 }
 
+/** The token and CA an agent brought in its handshake. */
+export interface AgentCredential {
+  userToken: string;
+  caCertPem: string;
+}
+
 type Listener = (clusterId: string, connected: boolean) => void;
 
 /**
@@ -58,6 +64,16 @@ export class TunnelRegistry implements TunnelStatus {
     return undefined;
   }
 
+  /** The newest open tunnel whose agent ends TLS itself and brought this token and CA. */
+  private newestHolding(clusterId: string, cred: AgentCredential): TunnelSession | undefined {
+    const list = this.byCluster.get(clusterId) ?? [];
+    for (let i = list.length - 1; i >= 0; i -= 1) {
+      const { isOpen, params } = list[i]!;
+      if (isOpen && params.agentTls && params.userToken === cred.userToken && params.caCertPem === cred.caCertPem) return list[i];
+    }
+    return undefined;
+  }
+
   sessionsOf(clusterId: string): readonly TunnelSession[] {
     return this.byCluster.get(clusterId) ?? [];
   }
@@ -68,13 +84,15 @@ export class TunnelRegistry implements TunnelStatus {
 
   /**
    * A connection to the cluster's apiserver through its newest tunnel. Never throws: without a tunnel
-   * the stream fails on the next tick, as a refused TCP dial would.
+   * the stream fails on the next tick, as a refused TCP dial would. With `agentTls`, the connection
+   * carries plaintext (the agent ends the apiserver's TLS), and only through a tunnel whose agent
+   * announced that and brought exactly this token and CA: the plaintext then shows it nothing it lacks.
    */
-  dial(clusterId: string, hostPort: string, timeoutMs: number): Duplex {
-    const session = this.newest(clusterId);
+  dial(clusterId: string, hostPort: string, timeoutMs: number, agentTls?: AgentCredential): Duplex {
+    const session = agentTls ? this.newestHolding(clusterId, agentTls) : this.newest(clusterId);
     try {
-      if (!session) throw Object.assign(new Error(`tunnel: cluster ${clusterId} has no agent tunnel connected`), { code: 'ECONNRESET' });
-      return session.dial(hostPort, timeoutMs);
+      if (!session) throw Object.assign(new Error(`tunnel: cluster ${clusterId} has no ${agentTls ? 'agent tunnel ending TLS with this credential' : 'agent tunnel'} connected`), { code: 'ECONNRESET' });
+      return session.dial(hostPort, timeoutMs, agentTls !== undefined);
     } catch (err) {
       const failed = new PassThrough();
       process.nextTick(() => failed.destroy(err as Error));

@@ -21,7 +21,14 @@ export function tunnelRoutes(registry: TunnelRegistry, connectTimeoutMs: number)
         createdAt: session.connectedAt,
         updatedAt: session.connectedAt,
       };
-      return { secrets, dial: (url) => registry.dial(clusterId, `${url.hostname}:${url.port || 443}`, connectTimeoutMs) };
+      const hostPort = (url: URL): string => `${url.hostname}:${url.port || 443}`;
+      const agentCredential = { userToken: params.userToken, caCertPem: params.caCertPem };
+      return {
+        secrets,
+        dial: (url) => registry.dial(clusterId, hostPort(url), connectTimeoutMs),
+        // The registry dials plaintext only through a tunnel of an agent that brought this very credential.
+        agentTls: params.agentTls ? { ...agentCredential, dial: (url) => registry.dial(clusterId, hostPort(url), connectTimeoutMs, agentCredential) } : undefined,
+      };
     },
     connected: () => [...new Set(registry.all().filter((s) => s.isOpen).map((s) => s.clusterId))],
     onChange: (listener) => registry.onChange(listener),

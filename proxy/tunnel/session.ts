@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from '../../src/log';
-import { connectPayload, decodeMessage, encodeMessage, errorPayload, MessageType, type TunnelMessage } from '../../src/tunnel/wire';
+import { CONNECT_AGENT_TLS, CONNECT_TCP, connectPayload, decodeMessage, encodeMessage, errorPayload, MessageType, type TunnelMessage } from '../../src/tunnel/wire';
 import type { TunnelMetrics } from './metrics';
 import { VirtualConn, type VirtualConnHost } from './virtual-conn';
 
@@ -35,6 +35,8 @@ export interface DialTarget {
 export interface TunnelParams extends DialTarget {
   userToken: string;
   caCertPem: string;
+  /** The agent announced it takes `tls/<address>` Connects (ends the apiserver's TLS itself); ours does, the original does not. */
+  agentTls?: boolean;
 }
 
 /** A Mesos or k8s driver brings only the address its API listens on. */
@@ -93,17 +95,21 @@ export class TunnelSession<P extends DialTarget = TunnelParams> implements Virtu
     return this.conns.size;
   }
 
-  /** Opens a virtual connection to the cluster's apiserver through the agent. */
-  dial(hostPort: string, timeoutMs: number): VirtualConn {
+  /**
+   * Opens a virtual connection to the cluster's apiserver through the agent: bytes as they are (`tcp`),
+   * or with `agentTls` the apiserver's plaintext, the agent holding TLS to it (only if it announced so).
+   */
+  dial(hostPort: string, timeoutMs: number, agentTls = false): VirtualConn {
     if (this.closed) throw Object.assign(new Error('tunnel: the agent tunnel is closed'), { code: 'ECONNRESET' });
     // Only the address the agent registered: the tunnel is not a general way into the cluster's network.
     if (hostPort !== this.params.hostPort) throw Object.assign(new Error('tunnel: only the cluster apiserver may be dialled'), { code: 'ECONNREFUSED' });
+    if (agentTls && !(this.params as Partial<TunnelParams>).agentTls) throw Object.assign(new Error('tunnel: this agent does not end TLS itself'), { code: 'ECONNREFUSED' });
     if (this.conns.size >= this.limits.maxConns) throw Object.assign(new Error('tunnel: too many connections through this agent tunnel'), { code: 'ECONNREFUSED' });
     this.nextConnId += 1;
     const conn = new VirtualConn(this.nextConnId, hostPort, this, this.limits.connBufferBytes);
     this.conns.set(conn.connId, conn);
     this.metrics.conns += 1;
-    this.send({ connId: conn.connId, type: MessageType.Connect, deadline: timeoutMs, payload: connectPayload('tcp', hostPort) });
+    this.send({ connId: conn.connId, type: MessageType.Connect, deadline: timeoutMs, payload: connectPayload(agentTls ? CONNECT_AGENT_TLS : CONNECT_TCP, hostPort) });
     return conn;
   }
 

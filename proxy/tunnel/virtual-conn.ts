@@ -17,6 +17,9 @@ export interface VirtualConnHost {
 
 /** Maps an agent's error text to the errno code the upstream pools understand. */
 function codeFor(reason: string): string {
+  // The agent's TLS to the apiserver failed (`tls: <code>: …`): its code tells the pools it was TLS.
+  const tls = /^tls: ([A-Z0-9_]+):/.exec(reason);
+  if (tls) return /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(tls[1]!) ? tls[1]! : 'ERR_TLS_AT_AGENT';
   if (/refused/i.test(reason)) return 'ECONNREFUSED';
   if (/timeout|deadline/i.test(reason)) return 'ETIMEDOUT';
   return 'ECONNRESET';
@@ -24,7 +27,8 @@ function codeFor(reason: string): string {
 
 /**
  * One TCP connection the agent opened on the gateway's behalf, multiplexed on the tunnel's websocket. A
- * Node Duplex, so TLS to the apiserver runs over it (`tls.connect({ socket })`). Inbound bytes are
+ * Node Duplex, so TLS to the apiserver runs over it (`tls.connect({ socket })`), or, for an agent that
+ * ends that TLS itself, plain HTTP. Inbound bytes are
  * buffered up to `readableHighWaterMark`; past it the session is told (it pauses the websocket until
  * this connection's reader drains). Writes complete only when the websocket has flushed the frame, so
  * one writer has at most one chunk in flight.
@@ -35,6 +39,7 @@ export class VirtualConn extends Duplex {
   bytesOut = 0;
   private over = false;
   private closedByPeer = false;
+  private heard = false;
   /** When the agent ended the connection cleanly (EOF) while its reader had not finished. */
   peerEndedAt?: number;
 
@@ -53,9 +58,17 @@ export class VirtualConn extends Duplex {
     return this.over;
   }
 
-  /** Data from the agent. */
+  /**
+   * Data from the agent. The first frame emits 'established': for a `tls` Connect the agent sends an
+   * empty one once the apiserver's certificate is verified, and carries nothing else.
+   */
   receive(payload: Buffer): void {
     if (this.destroyed || this.readableEnded) return;
+    if (!this.heard) {
+      this.heard = true;
+      this.emit('established');
+      if (!payload.length) return;
+    }
     this.bytesIn += payload.length;
     if (!this.push(payload) && !this.over) {
       this.over = true;

@@ -16,7 +16,7 @@ export const READ_BYTES = 4 * TLS_RECORD_BYTES - WS_HEADER_BYTES - MAX_HEADER_BY
 export const POOLED_FROM = 16 * 1024;
 /** Pooled frame buffers kept for reuse: the websocket's high-water mark's worth of full frames. */
 export const POOL_SIZE = 16;
-const FRAME_BYTES = READ_BYTES + MAX_HEADER_BYTES;
+export const FRAME_BYTES = READ_BYTES + MAX_HEADER_BYTES;
 
 /**
  * Buffers of the apiserver → gateway direction, which carries nearly every byte (logs, watches,

@@ -22,6 +22,12 @@ export function agentMetrics() {
     sessions: new Counter({ name: 'bcs_agent_tunnel_sessions_total', help: 'Tunnel sessions established', registers: [registry] }),
     handshakeFailures: new Counter({ name: 'bcs_agent_tunnel_handshake_failures_total', help: 'Tunnel dials that did not end in a session', registers: [registry] }),
     connections: new Gauge({ name: 'bcs_agent_tunnel_connections', help: 'Open virtual connections through the tunnel', registers: [registry] }),
+    dials: new Counter({
+      name: 'bcs_agent_tunnel_dials_total',
+      help: 'Connects dialled, by form: tcp (bytes relayed as they are) or tls (the agent ends the apiserver TLS)',
+      labelNames: ['connect'],
+      registers: [registry],
+    }),
     refused: new Counter({ name: 'bcs_agent_tunnel_connects_refused_total', help: 'Connect requests refused (target not allowed)', registers: [registry] }),
   };
   return m;

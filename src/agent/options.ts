@@ -17,6 +17,8 @@ flags (spelled as the original bcs-kube-agent spells them):
   --listen-addr <host:port>         /healthz and /metrics (default 0.0.0.0:10254)
   --give-up-after <seconds>         exit 1 when the gateway has not accepted a report or a tunnel that long,
                                       so the pod restarts (and re-reads its Secret); 0 = never (default 600)
+  --gateway-tls                     with --use-websocket: leave TLS to the apiserver to the gateway, as with
+                                      the original agent, instead of ending it here (see the README)
   -h, --help                        show this help
 
 environment:
@@ -34,6 +36,8 @@ export interface AgentOptions {
   periodMs: number;
   insecureSkipVerify: boolean;
   useWebsocket: boolean;
+  /** Do not announce `agentTls`: the gateway runs TLS to the apiserver over the tunnel (the original's way). */
+  gatewayTls: boolean;
   externalProxyAddresses: string[];
   listen: { host: string; port: number };
   giveUpAfterMs: number;
@@ -53,7 +57,7 @@ export class AgentUsageError extends Error {
   }
 }
 
-const BOOLEAN_FLAGS = ['insecureSkipVerify', 'use-websocket', 'help'];
+const BOOLEAN_FLAGS = ['insecureSkipVerify', 'use-websocket', 'gateway-tls', 'help'];
 
 /** pflag accepts `--use-websocket=true`; node's parser does not, so such spellings are rewritten first. */
 function normaliseBooleans(argv: string[]): string[] {
@@ -89,6 +93,7 @@ function parse(argv: string[]) {
       periodsync: { type: 'string', default: '60' },
       insecureSkipVerify: { type: 'boolean', default: false },
       'use-websocket': { type: 'boolean', default: false },
+      'gateway-tls': { type: 'boolean', default: false },
       'external-proxy-addresses': { type: 'string' },
       'listen-addr': { type: 'string', default: '0.0.0.0:10254' },
       'give-up-after': { type: 'string', default: '600' },
@@ -172,6 +177,7 @@ export function agentOptions(values: Exclude<ReturnType<typeof parseAgentArgs>, 
     periodMs: seconds('periodsync', values.periodsync!, 1),
     insecureSkipVerify: values.insecureSkipVerify!,
     useWebsocket: values['use-websocket']!,
+    gatewayTls: values['gateway-tls']!,
     externalProxyAddresses: externalAddresses(values['external-proxy-addresses']),
     listen: parseListenAddr(values['listen-addr']!),
     giveUpAfterMs: seconds('give-up-after', values['give-up-after']!, 0),
@@ -184,6 +190,7 @@ export function agentOptions(values: Exclude<ReturnType<typeof parseAgentArgs>, 
   if (/[/?#\s]/.test(opts.clusterId) || opts.clusterId.length > 128) throw new AgentUsageError('--cluster-id: not a cluster id');
   if (!registerToken) throw new AgentUsageError('REGISTER_TOKEN is required (the cluster\'s register token)');
   if (opts.insecureSkipVerify && opts.serverCa) throw new AgentUsageError('--insecureSkipVerify and SERVER_CERT contradict each other: drop one');
+  if (opts.gatewayTls && !opts.useWebsocket) throw new AgentUsageError('--gateway-tls applies to websocket mode only (--use-websocket)');
   if (opts.useWebsocket && opts.externalProxyAddresses.length) throw new AgentUsageError('--external-proxy-addresses applies to report mode only, not with --use-websocket');
   if (!opts.service && (opts.useWebsocket || !opts.externalProxyAddresses.length)) {
     throw new AgentUsageError('KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: the agent runs inside a cluster');

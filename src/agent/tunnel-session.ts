@@ -2,8 +2,24 @@ import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log';
-import { decodeMessage, encodedLength, encodeMessage, encodeMessageInto, EOF_REASON, errorPayload, MessageType, parseConnectPayload, TunnelWireError, type TunnelMessage } from '../tunnel/wire';
-import { FrameBuffers } from './frame-buffers';
+import {
+  CONNECT_AGENT_TLS,
+  CONNECT_TCP,
+  decodeMessage,
+  encodedLength,
+  encodeHeaderBefore,
+  encodeMessage,
+  encodeMessageInto,
+  EOF_REASON,
+  errorPayload,
+  MAX_HEADER_BYTES,
+  MessageType,
+  parseConnectPayload,
+  TunnelWireError,
+  type TunnelMessage,
+} from '../tunnel/wire';
+import { connectApiserverTls, tlsFailureReason } from './apiserver-tls';
+import { FRAME_BYTES, FrameBuffers, READ_BYTES } from './frame-buffers';
 import type { AgentMetrics } from './health';
 
 /** Pause the virtual connections' sockets while the websocket has this much unsent… */
@@ -11,6 +27,8 @@ export const WS_HIGH_WATER = 1024 * 1024;
 /** …and resume them once it is below this. */
 export const WS_LOW_WATER = 256 * 1024;
 const DEFAULT_DIAL_TIMEOUT_MS = 15_000;
+/** Error codes of a TLS handshake that failed (certificate, name, protocol), as opposed to the TCP dial. */
+const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|ALTNAME|ALPN/i;
 /** An apiserver connection the gateway ended cleanly is half-closed; this long after, it is closed. */
 export const HALF_CLOSE_GRACE_MS = 15_000;
 
@@ -21,6 +39,12 @@ interface VirtualConn {
   socket: net.Socket;
   /** The socket's write buffer is full: the websocket is paused until it drains. */
   blocked: boolean;
+  /**
+   * A TLS connection's plaintext gathered for one frame. TLS hands its reads over one 16 KiB record at a
+   * time; sent one by one, each would be a frame that fills one outer TLS record and spills a few bytes
+   * into a second. The records decrypted in one turn of the event loop go out as one frame (up to a full one).
+   */
+  pending?: { buf: Buffer; length: number };
 }
 
 /** A target the agent may dial: the apiserver address it reported, as `host:port`. */
@@ -49,6 +73,11 @@ export class TunnelSession {
     private readonly log: Logger,
     private readonly metrics: AgentMetrics,
     private readonly halfCloseGraceMs = HALF_CLOSE_GRACE_MS,
+    /**
+     * The in-cluster CA: given, the agent also takes `tls/<address>` Connects (it announced `agentTls`),
+     * ending the apiserver's TLS itself for the reported address only.
+     */
+    private readonly inClusterCaPem?: string,
   ) {}
 
   get openConnections(): number {
@@ -111,26 +140,39 @@ export class TunnelSession {
     } catch {
       return this.sendError(m.connId, 'bad Connect message');
     }
-    const target = proto === 'tcp' ? this.allowed.get(address) : undefined;
+    const agentTls = proto === CONNECT_AGENT_TLS && this.inClusterCaPem !== undefined;
+    const target = proto === CONNECT_TCP || agentTls ? this.allowed.get(address) : undefined;
     if (!target) {
       this.metrics.refused.inc();
       this.log.warn({ proto: proto.slice(0, 20), address: address.slice(0, 100) }, 'tunnel Connect refused: not the reported apiserver');
       return this.sendError(m.connId, `connect to ${address} not allowed`);
     }
-    const socket: net.Socket = net.connect({
-      host: target.host,
-      port: target.port,
-      onread: { buffer: this.buffers.scratch, callback: (n: number): boolean => this.onRead(m.connId, socket, n) },
-    });
+    const conn: VirtualConn = { socket: undefined as unknown as net.Socket, blocked: false };
+    const socket: net.Socket = agentTls
+      ? connectApiserverTls(target, this.inClusterCaPem!, { buffer: this.buffers.scratch, callback: (n: number): boolean => this.gather(m.connId, conn, n) })
+      : net.connect({
+          host: target.host,
+          port: target.port,
+          onread: { buffer: this.buffers.scratch, callback: (n: number): boolean => this.onRead(m.connId, socket, n) },
+        });
+    conn.socket = socket;
+    this.metrics.dials.inc({ connect: agentTls ? CONNECT_AGENT_TLS : CONNECT_TCP });
     socket.setNoDelay(true);
-    const conn: VirtualConn = { socket, blocked: false };
     this.conns.set(m.connId, conn);
     this.metrics.connections.inc();
     const dialTimer = setTimeout(() => socket.destroy(new Error(`dial tcp ${address}: i/o timeout`)), m.deadline > 0 ? m.deadline : DEFAULT_DIAL_TIMEOUT_MS);
-    socket.once('connect', () => clearTimeout(dialTimer));
+    if (agentTls) {
+      // An empty Data frame says the apiserver's certificate was verified: only then does the gateway
+      // hand the connection to its HTTP client. Anything written before sits in the TLS socket, which
+      // sends nothing in clear and drops it if the handshake fails.
+      socket.once('secureConnect', () => {
+        clearTimeout(dialTimer);
+        this.send(m.connId, MessageType.Data, Buffer.alloc(0));
+      });
+    } else socket.once('connect', () => clearTimeout(dialTimer));
     socket.on('drain', () => this.unblock(conn));
     socket.on('end', () => this.finish(m.connId, conn, EOF_REASON));
-    socket.on('error', (err) => this.finish(m.connId, conn, err.message));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.finish(m.connId, conn, agentTls && TLS_ERROR.test(err.code ?? '') ? tlsFailureReason(err) : err.message));
     socket.on('close', () => {
       clearTimeout(dialTimer);
       this.finish(m.connId, conn, EOF_REASON);
@@ -145,6 +187,45 @@ export class TunnelSession {
       this.pausedSockets.add(socket);
     }
     return true;
+  }
+
+  /**
+   * `n` plaintext bytes of a TLS connection, in the scratch buffer until this returns. Frames are filled
+   * to exactly a full read (four outer TLS records), a record split across two frames if need be.
+   */
+  private gather(connId: number, conn: VirtualConn, n: number): boolean {
+    let at = 0;
+    while (at < n) {
+      let pending = conn.pending;
+      if (!pending) {
+        pending = conn.pending = { buf: this.buffers.take(FRAME_BYTES), length: 0 };
+        // Not nextTick: TLS hands each record over in a callback of its own, and ticks run between them.
+        setImmediate(() => this.flush(connId, conn));
+      }
+      const take = Math.min(n - at, READ_BYTES - pending.length);
+      this.buffers.scratch.copy(pending.buf, MAX_HEADER_BYTES + pending.length, at, at + take);
+      pending.length += take;
+      at += take;
+      if (pending.length === READ_BYTES) this.flush(connId, conn);
+    }
+    return true;
+  }
+
+  /** Sends what a TLS connection gathered as one Data frame. */
+  private flush(connId: number, conn: VirtualConn): void {
+    const pending = conn.pending;
+    if (!pending) return;
+    conn.pending = undefined;
+    if (this.closed) return;
+    const start = encodeHeaderBefore(pending.buf, MAX_HEADER_BYTES, { id: nextMessageId++, connId, type: MessageType.Data });
+    this.ws.send(pending.buf.subarray(start, MAX_HEADER_BYTES + pending.length), { binary: true }, (err) => {
+      if (!err) this.buffers.release(pending.buf);
+      this.maybeResumeSockets();
+    });
+    if (this.ws.bufferedAmount > WS_HIGH_WATER && !this.pausedSockets.has(conn.socket)) {
+      conn.socket.pause();
+      this.pausedSockets.add(conn.socket);
+    }
   }
 
   private onData(m: TunnelMessage): void {
@@ -177,6 +258,8 @@ export class TunnelSession {
   /** The local side ended: tell the server once, then forget the connection. */
   private finish(connId: number, conn: VirtualConn, reason: string): void {
     if (this.conns.get(connId) !== conn) return;
+    // What the apiserver sent before it closed goes first.
+    this.flush(connId, conn);
     this.forget(connId, conn);
     this.sendError(connId, reason);
     conn.socket.destroy();

@@ -17,9 +17,13 @@ export function tunnelUrl(bke: URL): string {
   return `${bke.protocol === 'https:' ? 'wss' : 'ws'}://${bke.host}/bcsapi/v1/websocket/connect`;
 }
 
-/** The original's handshake headers; the params carry the SA token and CA, so they are never logged. */
+/**
+ * The original's handshake headers; the params carry the SA token and CA, so they are never logged.
+ * `agentTls: true` (our addition; the original gateway ignores fields it does not know) says this agent
+ * also takes `tls/<address>` Connects, ending the apiserver's TLS itself.
+ */
 export function tunnelHeaders(opts: AgentOptions, sa: ServiceAccount): Record<string, string> {
-  const params = { address: serviceUrl(opts.service!), userToken: sa.token, caCert: Buffer.from(sa.caPem, 'utf8').toString('base64') };
+  const params = { address: serviceUrl(opts.service!), userToken: sa.token, caCert: Buffer.from(sa.caPem, 'utf8').toString('base64'), ...(opts.gatewayTls ? {} : { agentTls: true }) };
   return {
     'BCS-API-Tunnel-Module': 'kube-agent',
     'BCS-API-Tunnel-ClusterId': opts.clusterId,
@@ -67,7 +71,7 @@ function holdSession(run: AgentRun, sa: ServiceAccount): Promise<SessionEnd> {
       // Unmasked only inside TLS, where no intermediary reads the frames.
       ...(opts.bkeAddress.protocol === 'https:' ? { generateMask: zeroMask, ...gatewayTls(opts) } : {}),
     });
-    const session = new TunnelSession(ws, allowedTargets(opts.service!), log, metrics);
+    const session = new TunnelSession(ws, allowedTargets(opts.service!), log, metrics, undefined, opts.gatewayTls ? undefined : sa.caPem);
     let connected = false;
     let rotated = false;
     let readTimer: NodeJS.Timeout | undefined;

@@ -12,6 +12,31 @@ export interface TunnelRoute {
   dial: (url: URL) => Duplex;
   /** Which way the dial goes (this process's tunnel, or a peer's), so a pool built one way is not reused the other. */
   via?: string;
+  /** Offered when the agent ends the apiserver's TLS itself (it announced `agentTls`): see `agentTerminatedDial`. */
+  agentTls?: AgentTlsDial;
+}
+
+/** A dialler whose connections carry the apiserver's plaintext, and the credential the agent brought. */
+export interface AgentTlsDial {
+  dial: (url: URL) => Duplex;
+  userToken: string;
+  caCertPem: string;
+}
+
+/**
+ * The plaintext dialler to use with `secrets`, or undefined to run TLS over `route.dial` as always.
+ *
+ * Why plaintext is safe only with the agent's own credential: when the token and CA the gateway uses
+ * are the ones this agent brought, the agent already holds the token, and the gateway's own check of
+ * the apiserver's certificate adds nothing against the agent (the agent chose the CA, so it could
+ * answer for the apiserver itself); inside the encrypted websocket, plaintext shows the agent nothing
+ * it does not already have. A credential from anywhere else (an operator's, a report) would reach the
+ * agent readable, so it keeps TLS end to end to the apiserver.
+ */
+export function agentTerminatedDial(route: TunnelRoute, secrets: Pick<ClusterSecrets, 'userToken' | 'caCertData'>): ((url: URL) => Duplex) | undefined {
+  const offer = route.agentTls;
+  if (!offer || secrets.userToken !== offer.userToken || secrets.caCertData !== offer.caCertPem) return undefined;
+  return offer.dial;
 }
 
 export interface TunnelRoutes {

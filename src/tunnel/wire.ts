@@ -98,6 +98,21 @@ export function encodeMessageInto(target: Buffer, m: Omit<TunnelMessage, 'deadli
   return at + m.payload.copy(target, at);
 }
 
+/**
+ * Writes the header of a message whose payload already sits in `target` from `payloadAt` (room for
+ * `MAX_HEADER_BYTES` left before it), ending right where the payload starts; returns where the message
+ * starts. A sender that gathers several reads into one frame encodes it without moving the payload.
+ */
+export function encodeHeaderBefore(target: Buffer, payloadAt: number, m: { id: number; connId: number; type: MessageType; deadline?: number }): number {
+  const start = payloadAt - encodedLength(m, 0);
+  if (start < 0) throw new RangeError('no room for the tunnel message header');
+  let at = putVarint(target, start, m.id);
+  at = putVarint(target, at, m.connId);
+  at = putVarint(target, at, m.type);
+  if (hasDeadline(m.type)) putVarint(target, at, m.deadline ?? 0);
+  return start;
+}
+
 export function encodeMessage(m: Omit<TunnelMessage, 'deadline'> & { deadline?: number }): Buffer {
   const buf = Buffer.allocUnsafe(encodedLength(m, m.payload.length));
   encodeMessageInto(buf, m);
@@ -119,6 +134,16 @@ export function decodeMessage(frame: Buffer): TunnelMessage {
   }
   return { id: id.value, connId: connId.value, type: type.value as MessageType, deadline, payload: frame.subarray(at) };
 }
+
+/** The original's Connect: the agent dials `host:port` over TCP and relays the bytes as they are. */
+export const CONNECT_TCP = 'tcp';
+/**
+ * Our addition, sent only to an agent that announced `agentTls` in its params: the agent opens TLS to
+ * `host:port` itself (verified against its in-cluster CA), and the connection carries the plaintext.
+ * The original agent's ConnectAuthorizer allows only `tcp` (and `unix` for the docker socket), so it
+ * answers this form with an Error instead of dialling something else.
+ */
+export const CONNECT_AGENT_TLS = 'tls';
 
 /** `Connect` payload: `<proto>/<address>`, e.g. `tcp/10.96.0.1:443`. */
 export function connectPayload(proto: string, address: string): Buffer {

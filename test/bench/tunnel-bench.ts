@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   await until('tunnelled cluster served', async () => (await get(tunnelled)) === 200, 20_000);
   const bytesBefore = await gw.metric('bcs_api_tunnel_bytes_total');
 
-  const pids = { gateway: gw.pid, agent: agent.child.pid, apiserver: fakeProc.child.pid };
+  const pids: Record<string, number | undefined> = { gateway: gw.pid, agent: agent.child.pid, apiserver: fakeProc.child.pid };
   const auth = { authorization: `Bearer ${gw.admin}` };
   const contenders = [
     { name: 'direct to apiserver (TLS)', url: `${fake.url}${PATH}`, headers: { authorization: `Bearer ${fake.token}` }, logUrl: `${fake.url}${PATH}/log`, token: fake.token, ca: fake.caPem },
@@ -137,6 +137,14 @@ async function main(): Promise<void> {
     await streamOnce(c.logUrl, c.token, LOG_BYTES, c.ca);
   }
   if (STREAM_ONLY) {
+    // A second agent with --gateway-tls, as the original agent works: the gateway runs the apiserver's TLS over the tunnel.
+    const innerTls = await gw.cluster('BENCH-K8S-GWTLS', { server: 'https://127.0.0.1:1', ...creds });
+    const agent2 = await start(process.execPath, [...agentNodeArgs, ...agentArgs.map((a) => (a === tunnelled.id ? innerTls.id : a)), '--gateway-tls'], /tunnel connected/, { ...agentEnv, REGISTER_TOKEN: innerTls.registerToken }, path.join(work, 'agent2.log'));
+    await until('cluster of the --gateway-tls agent served', async () => (await get(innerTls)) === 200, 20_000);
+    pids['agent (--gateway-tls)'] = agent2.child.pid;
+    const inner = { name: 'gateway, through the agent tunnel, TLS by the gateway (--gateway-tls)', url: '', headers: auth, logUrl: `${gw.base}${innerTls.prefix}${PATH}/log`, token: gw.admin };
+    await streamOnce(inner.logUrl, inner.token, LOG_BYTES);
+    contenders.push(inner);
     const gatewayGc = async () => ({ count: await gw.metric('nodejs_gc_duration_seconds_count'), seconds: await gw.metric('nodejs_gc_duration_seconds_sum') });
     process.stdout.write(await streamRounds(contenders, pids, gatewayGc, { rounds: ROUNDS, streams: STREAMS, logBytes: LOG_BYTES }));
     return;

@@ -90,3 +90,10 @@ export function getHealthz(port: number): Promise<{ status: number; body: string
       .on('error', reject);
   });
 }
+
+/** Connects the agent dialled so far, by form (`bcs_agent_tunnel_dials_total{connect}`): `tls` when it ended the apiserver's TLS. */
+export async function agentDials(agent: AgentProcess): Promise<{ tcp: number; tls: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${await agent.healthPort()}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const value = (form: string): number => Number(new RegExp(`^bcs_agent_tunnel_dials_total\\{connect="${form}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { tcp: value('tcp'), tls: value('tls') };
+}

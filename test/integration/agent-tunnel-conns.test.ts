@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
 import { tempDir } from '../helpers/app';
-import { podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
+import { agentDials, podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
 import { openH1, openH2, openUpgrade } from '../helpers/stream-clients';
 import { waitFor } from '../helpers/wait';
@@ -70,6 +70,9 @@ for (const dialect of ['sqlite'] as const) {
       // the watches on a few, each port-forward upgrade has one of its own.
       const during = { gateway: await gwConns(), agent: await agentConns() };
       assert.ok(during.gateway >= upgrades.length && during.agent >= upgrades.length, JSON.stringify(during));
+      // All through TLS the agent ended (HTTP/1.1 only: each watch and follow has a connection of its own).
+      const dials = await agentDials(agent);
+      assert.ok(dials.tls >= upgrades.length + watches.length + follows.length && dials.tcp === 0, JSON.stringify(dials));
 
       for (const r of [...watches, ...follows]) r.destroy();
       h2.session.destroy();

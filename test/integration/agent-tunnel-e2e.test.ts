@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import crypto from 'node:crypto';
 import { echoThrough, kubectl, startPortForward } from '../helpers/fake-kube';
-import { podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
+import { agentDials, podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
 import { openUpgrade } from '../helpers/stream-clients';
 import { waitFor } from '../helpers/wait';
@@ -109,6 +109,9 @@ describe('bcs-api agent holds the tunnel kubectl goes through', () => {
     }
     const pf = env.fake.requests.slice(before).filter((r) => r.url.includes('/portforward'));
     assert.equal(pf.length, 2, 'both upgrades reached the apiserver');
+    // Everything so far (get, exec, port-forwards) went through TLS the agent ended: a fall back to TLS run by the gateway fails here.
+    const dials = await agentDials(agent!);
+    assert.ok(dials.tls >= 6 && dials.tcp === 0, JSON.stringify(dials));
   });
 
   it('agent killed: requests fail; agent restarted: the tunnel and kubectl come back', async () => {

@@ -99,13 +99,13 @@ describe('bcs-api agent: websocket tunnel', { timeout: 180_000 }, () => {
     assert.equal(h['bcs-api-tunnel-clusterid'], 'BCS-K8S-TUN');
     assert.equal(h['bcs-api-tunnel-token'], REGISTER_TOKEN);
     const params = JSON.parse(Buffer.from(String(h['bcs-api-tunnel-params']), 'base64').toString('utf8'));
-    assert.deepEqual(params, { address: `https://127.0.0.1:${fake.port}`, userToken: fake.token, caCert: Buffer.from(fake.caPem).toString('base64') });
+    assert.deepEqual(params, { address: `https://127.0.0.1:${fake.port}`, userToken: fake.token, caCert: Buffer.from(fake.caPem).toString('base64'), agentTls: true });
 
     const version = await getThrough(peer, `127.0.0.1:${fake.port}`, fake, '/version');
     assert.equal(version.status, 200, version.body);
     assert.match(version.body, /gitVersion/);
 
-    for (const [proto, address] of [['tcp', `127.0.0.1:${fake.port + 1}`], ['tcp', `localhost:${fake.port}`], ['unix', '/var/run/docker.sock'], ['tcp', '169.254.169.254:80']]) {
+    for (const [proto, address] of [['tcp', `127.0.0.1:${fake.port + 1}`], ['tcp', `localhost:${fake.port}`], ['unix', '/var/run/docker.sock'], ['tcp', '169.254.169.254:80'], ['tls', `127.0.0.1:${fake.port + 1}`], ['tls', `localhost:${fake.port}`], ['tls', '169.254.169.254:443']]) {
       const conn = peer.dial(address!, proto);
       await assert.rejects(readAll(conn, 1), new RegExp(`connect to ${address!.replace(/[.]/g, '\\.')} not allowed`));
     }

@@ -2,22 +2,66 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import { agentDials, podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
 import { kubectl, spawnKubectl } from '../helpers/fake-kube';
 import { startGatewayEnv, type GatewayEnv } from '../helpers/gateway-env';
 import { TunnelAgent } from '../helpers/tunnel-agent';
 import { waitFor } from '../helpers/wait';
 
+/** What the tests need of an agent: the Connect forms it received, and going away. */
+interface HeldTunnel {
+  /** `<proto>/<address>` of every Connect so far (the real agent: the forms only, from its metrics). */
+  connects(): Promise<string[]>;
+  kill(): void | Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The original's wire as the original Go agent speaks it (test helper, no `agentTls`: `tcp` Connects,
+ * TLS run by the gateway), and the real `bcs-api agent`, which ends the apiserver's TLS itself (`tls`).
+ */
+const AGENTS = {
+  'original-wire agent, TLS by the gateway': {
+    form: 'tcp',
+    async connect(env: GatewayEnv): Promise<HeldTunnel> {
+      const a = await TunnelAgent.connect({ gatewayUrl: env.httpsUrl, gatewayCa: env.gatewayCaPem, clusterId: env.clusterId, registerToken: env.registerToken, address: env.fake.url, userToken: env.fake.token, caPem: env.fake.caPem });
+      return { connects: async () => a.connects, kill: () => a.kill(), close: () => a.close() };
+    },
+  },
+  'bcs-api agent, TLS ended by the agent': {
+    form: 'tls',
+    async connect(env: GatewayEnv): Promise<HeldTunnel> {
+      const saDir = writeServiceAccount(env.fake.token, env.fake.caPem);
+      const pod = podEnv({ saDir, apiserverPort: Number(new URL(env.fake.url).port), registerToken: env.registerToken, serverCert: env.gatewayCaPem });
+      const a: AgentProcess = spawnAgent(['--bke-address', env.httpsUrl, '--cluster-id', env.clusterId, '--use-websocket', '--give-up-after', '0'], pod);
+      await a.waitForLog('tunnel connected');
+      await waitFor('cluster routed through the tunnel', () => fetch(env.tunnelUrl('/api/v1/namespaces/ns1/pods'), { headers: { authorization: `Bearer ${env.gw.adminToken}` } }).then((r) => r.status === 200), 15_000);
+      const port = new URL(env.fake.url).port;
+      return {
+        connects: async () => {
+          const d = await agentDials(a);
+          return [...Array<string>(d.tcp).fill(`tcp/127.0.0.1:${port}`), ...Array<string>(d.tls).fill(`tls/127.0.0.1:${port}`)];
+        },
+        kill: async () => {
+          a.child.kill('SIGKILL');
+          await a.exited;
+        },
+        close: () => a.stop(),
+      };
+    },
+  },
+} as const;
+
 /**
  * The fake apiserver is reachable only through the agent's tunnel: the credential reported for the
  * cluster names a port nothing listens on, so a dialled request fails and a tunnelled one succeeds.
  */
-describe('kubectl through an agent tunnel (cluster the gateway cannot dial)', () => {
+for (const [name, kind] of Object.entries(AGENTS)) describe(`kubectl through an agent tunnel (cluster the gateway cannot dial; ${name})`, () => {
   let env: GatewayEnv;
-  let agent: TunnelAgent;
+  let agent: HeldTunnel;
   let adminKc: string;
 
-  const connectAgent = (): Promise<TunnelAgent> =>
-    TunnelAgent.connect({ gatewayUrl: env.httpsUrl, gatewayCa: env.gatewayCaPem, clusterId: env.clusterId, registerToken: env.registerToken, address: env.fake.url, userToken: env.fake.token, caPem: env.fake.caPem });
+  const connectAgent = (): Promise<HeldTunnel> => kind.connect(env);
 
   before(async () => {
     env = await startGatewayEnv('sqlite', {}, () => 'https://127.0.0.1:1');
@@ -38,8 +82,10 @@ describe('kubectl through an agent tunnel (cluster the gateway cannot dial)', ()
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /pod\/web-1/);
     const fakePort = new URL(env.fake.url).port;
-    assert.ok(agent.connects.length > 0);
-    assert.deepEqual([...new Set(agent.connects)], [`tcp/127.0.0.1:${fakePort}`]);
+    const connects = await agent.connects();
+    assert.ok(connects.length > 0);
+    // Only the registered address, and in one form: a fall back to TLS run by the gateway fails here.
+    assert.deepEqual([...new Set(connects)], [`${kind.form}/127.0.0.1:${fakePort}`]);
     // The tunnel's service-account token reached the apiserver, with the caller's identity as for a dialled cluster.
     const last = env.fake.requests.at(-1)!;
     assert.equal(last.header('authorization').at(0), `Bearer ${env.fake.token}`);
@@ -100,6 +146,7 @@ describe('kubectl through an agent tunnel (cluster the gateway cannot dial)', ()
     env.fake.addPod('ns1', 'web-cn');
     await added;
     abort?.abort();
+    assert.deepEqual([...new Set((await agent.connects()).map((c) => c.split('/')[0]))], [kind.form], 'every connection in the one form');
   });
 
   it('counts tunnels, connections and bytes in /metrics', async () => {
@@ -116,7 +163,7 @@ describe('kubectl through an agent tunnel (cluster the gateway cannot dial)', ()
   it('answers 503 quickly when the agent goes, removes the stored tunnel credential, and works again on reconnect', async () => {
     const { findTunnelCredential } = await import('../../src/domain/tunnel-credentials');
     assert.ok(await findTunnelCredential(env.gw.app.runtime.context(), env.clusterId), 'stored while the tunnel lives');
-    agent.kill();
+    await agent.kill();
     await waitFor('tunnel credential removed', async () => !(await findTunnelCredential(env.gw.app.runtime.context(), env.clusterId)), 10_000);
     const res = await fetch(env.tunnelUrl('/api/v1/namespaces/ns1/pods'), { headers: { authorization: `Bearer ${env.gw.adminToken}` }, signal: AbortSignal.timeout(20_000) });
     assert.equal(res.status, 503);
