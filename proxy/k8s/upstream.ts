@@ -26,7 +26,8 @@ export interface UpstreamOptions {
   /**
    * Given only with the credential the cluster's agent brought (agentTerminatedDial): its connections
    * carry plain HTTP/1.1, the agent having verified the apiserver against its in-cluster CA. Used for
-   * every request and upgrade instead of TLS over `dial`; no HTTP/2 (the agent offers only http/1.1).
+   * short requests, non-follow bodies and upgrades instead of TLS over `dial`; long-running requests keep
+   * HTTP/2 with TLS over `dial` (the agent offers only http/1.1 on its own TLS).
    */
   plainDial?: (url: URL) => Duplex;
   /** Which tunnel `dial` goes through (this process's, or a peer's), part of the fingerprint. */
@@ -82,8 +83,11 @@ export class ClusterUpstream {
     this.fingerprint = ClusterUpstream.fingerprintOf(secrets, opts.via ?? (opts.dial ? 'tunnel' : 'direct'));
     this.addresses = secrets.serverAddresses.map((a) => ({ url: new URL(a), healthy: true }));
     this.h2ForAll = opts.http2 === 'all';
+    // Long-running requests stay on HTTP/2 with the gateway's own TLS even where the agent could end it
+    // (`plainDial` serves HTTP/1.1 only): many watches then share one virtual connection and one TLS
+    // session, where agent-ended TLS would cost a virtual connection (of the tunnel's 1,024) per watch.
     this.h2 =
-      opts.http2 === 'off' || opts.plainDial
+      opts.http2 === 'off'
         ? undefined
         : new H2Pool((url) => this.tlsOptions(url), { connectTimeoutMs: opts.connectTimeoutMs, http1RetryMs: 60_000, idleMs: (opts.idleMs ?? DEFAULT_IDLE_MS).h2, pingIntervalMs: 30_000, pingTimeoutMs: 15_000 });
   }

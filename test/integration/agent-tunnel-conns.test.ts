@@ -70,9 +70,10 @@ for (const dialect of ['sqlite'] as const) {
       // the watches on a few, each port-forward upgrade has one of its own.
       const during = { gateway: await gwConns(), agent: await agentConns() };
       assert.ok(during.gateway >= upgrades.length && during.agent >= upgrades.length, JSON.stringify(during));
-      // All through TLS the agent ended (HTTP/1.1 only: each watch and follow has a connection of its own).
+      // Upgrades and short requests through TLS the agent ended (one connection each); the 60 watches and
+      // follows on HTTP/2 with TLS run by the gateway, multiplexed over a few connections.
       const dials = await agentDials(agent);
-      assert.ok(dials.tls >= upgrades.length + watches.length + follows.length && dials.tcp === 0, JSON.stringify(dials));
+      assert.ok(dials.tls >= upgrades.length && dials.tcp >= 1 && dials.tcp <= 3, JSON.stringify(dials));
 
       for (const r of [...watches, ...follows]) r.destroy();
       h2.session.destroy();
