@@ -122,3 +122,18 @@ export async function openWatchesWith(get: typeof http.get, agent: http.Agent, u
 export function openWatches(base: string, token: string, n: number): Promise<http.ClientRequest[]> {
   return openWatchesWith(http.get, new http.Agent({ keepAlive: true, maxSockets: Infinity }), `${base}/api/v1/namespaces/default/pods?watch=1`, token, n);
 }
+
+/**
+ * Registers a fake apiserver as cluster BENCH-K8S-1 through the REST routes (create, register token, the
+ * agent's credential report) on a gateway's plain listener; returns the cluster's tunnel path prefix.
+ */
+export async function registerBenchCluster(base: string, admin: string, fake: { url: string; caPem: string; token: string }): Promise<string> {
+  const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
+    const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return res.json();
+  };
+  const cluster = (await api('POST', '/rest/clusters/bcs', { id: 'BENCH-K8S-1', project_id: 'bench', cluster_type: 'k8s' })) as { identifier: string };
+  const [rtoken] = (await api('POST', '/rest/clusters/BENCH-K8S-1/register_tokens')) as { token: string }[];
+  await api('PUT', '/rest/clusters/BENCH-K8S-1/credentials', { register_token: rtoken!.token, server_addresses: fake.url, cacert_data: fake.caPem, user_token: fake.token }, false);
+  return `/tunnels/clusters/${cluster.identifier}`;
+}

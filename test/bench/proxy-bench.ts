@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateCerts } from '../helpers/fake-kube/certs';
-import { children, freePort, median, openWatches, rssKiB, sleep, start, stopAll } from './bench-common';
+import { children, freePort, median, openWatches, registerBenchCluster, rssKiB, sleep, start, stopAll } from './bench-common';
 import { collectGarbage } from './collect-garbage';
 import { apiserver, DURATION, ROUNDS, rounds, warmLoad, type Contender, type Measured, type Row } from './proxy-rounds';
 import { GATEWAY, gatewayWorkers, NGINX, smallGetTable, targetLines } from './proxy-table';
@@ -85,14 +85,8 @@ async function main(): Promise<void> {
     const gw = await start(process.execPath, [...(workers > 1 ? [] : ['--inspect-port=0']), ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(DIST, 'src/cli/main.js'), 'serve', '-f', path.join(work, `gw${n}.yaml`)], workers > 1 ? /(https:\/\/127\.0\.0\.1:\d+)\/graphql[\s\S]*"bcs-api workers listening"/ : /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info' }, log, 30_000 * workers);
     const base = `http://127.0.0.1:${plainPort}`;
     const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
-    const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
-      const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
-      return res.json();
-    };
-    const cluster = (await api('POST', '/rest/clusters/bcs', { id: 'BENCH-K8S-1', project_id: 'bench', cluster_type: 'k8s' })) as { identifier: string };
-    const [rtoken] = (await api('POST', '/rest/clusters/BENCH-K8S-1/register_tokens')) as { token: string }[];
-    await api('PUT', '/rest/clusters/BENCH-K8S-1/credentials', { register_token: rtoken!.token, server_addresses: fake.url, cacert_data: fake.caPem, user_token: fake.token }, false);
-    return { base, tlsBase: gw.match[1]!, admin, prefix: `/tunnels/clusters/${cluster.identifier}`, pid: gw.child.pid!, log, stop: () => gw.child.kill() };
+    const prefix = await registerBenchCluster(base, admin, fake);
+    return { base, tlsBase: gw.match[1]!, admin, prefix, pid: gw.child.pid!, log, stop: () => gw.child.kill() };
   };
   /** The gateway's resident memory once a full collection has run (what it holds, not garbage pending). */
   const liveRssKiB = async (gw: Gateway): Promise<number> => {

@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { children, freePort, sleep, start } from './bench-common';
+import { children, freePort, registerBenchCluster, sleep, start } from './bench-common';
 
 const DIST = path.resolve(__dirname, '../..');
 
@@ -83,12 +83,6 @@ export async function startStreamGateway(work: string, fake: StreamFake): Promis
   const gw = await start(process.execPath, args, /(https:\/\/127\.0\.0\.1:\d+)\/graphql/, { BCS_API_LOG_LEVEL: 'info' }, path.join(work, 'gw-stream.log'));
   const base = `http://127.0.0.1:${plainPort}`;
   const admin = /(bcs_[A-Za-z0-9]{32})/.exec(gw.output())![1]!;
-  const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
-    const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    return res.json();
-  };
-  const cluster = (await api('POST', '/rest/clusters/bcs', { id: 'BENCH-K8S-1', project_id: 'bench', cluster_type: 'k8s' })) as { identifier: string };
-  const [rtoken] = (await api('POST', '/rest/clusters/BENCH-K8S-1/register_tokens')) as { token: string }[];
-  await api('PUT', '/rest/clusters/BENCH-K8S-1/credentials', { register_token: rtoken!.token, server_addresses: fake.url, cacert_data: fake.caPem, user_token: fake.token }, false);
-  return { name: 'bcs-api gateway', base, tlsBase: gw.match[1]!, prefix: `/tunnels/clusters/${cluster.identifier}`, token: admin, pid: gw.child.pid };
+  const prefix = await registerBenchCluster(base, admin, fake);
+  return { name: 'bcs-api gateway', base, tlsBase: gw.match[1]!, prefix, token: admin, pid: gw.child.pid };
 }
