@@ -3,7 +3,7 @@ import type { Mount } from '../../src/http/types';
 import type { Runtime } from '../../src/runtime';
 import type { TunnelRoutes } from '../../src/tunnel/routes';
 import { upstreamTls } from '../shared/upstream-tls';
-import type { DriverTunnels } from '../tunnel/driver-tunnels';
+import type { DriverRoutes, DriverTunnels } from '../tunnel/driver-tunnels';
 import type { TunnelRegistry } from '../tunnel/registry';
 import { PeerDialer } from './dialer';
 import { PeerDriverRoutes } from './driver-peers';
@@ -15,13 +15,14 @@ import { peerTunnelRoutes } from './routes';
 
 export type { HolderSource } from './directory';
 export type { SelfAddress } from './publisher';
+export { createWorkerRelay, type WorkerRelay } from './worker-relay';
 
 /** Replicas sharing agent and driver tunnels (see proxy/peers/protocol.ts for the relay itself). */
 export interface Peering {
   /** Agent tunnel routes across replicas over this process's own (none on an `--role api` replica). */
   routes(local?: TunnelRoutes): TunnelRoutes;
   /** The tunnel side: publishes this process's tunnels, serves relays for peers, and routes drivers across replicas. */
-  holdTunnels(owner: string, registry: TunnelRegistry, drivers: DriverTunnels): { mount: Mount; driverRoutes: PeerDriverRoutes };
+  holdTunnels(owner: string, registry: TunnelRegistry, drivers: DriverTunnels, near?: DriverRoutes): { mount: Mount; driverRoutes: PeerDriverRoutes };
 }
 
 /** Undefined when peering is off (no ZooKeeper, or no secret). */
@@ -34,11 +35,11 @@ export function createPeering(rt: Runtime, registry: Registry, source: HolderSou
   const dialer = new PeerDialer(config, connectTimeoutMs, metrics, Boolean(rt.config.tls));
   return {
     routes: (local) => peerTunnelRoutes(rt, local, directory, dialer),
-    holdTunnels(owner, tunnels, drivers) {
+    holdTunnels(owner, tunnels, drivers, near = drivers) {
       directory.addOwn(owner);
       new HolderPublisher(source, owner, self, tunnels, drivers);
       const endpoint = new PeerDialEndpoint(config.secret, tunnels, drivers, connectTimeoutMs, metrics, rt.logger.child({ component: 'peering' }));
-      return { mount: endpoint.mount(), driverRoutes: new PeerDriverRoutes(drivers, directory, dialer, upstreamTls(rt.config)) };
+      return { mount: endpoint.mount(), driverRoutes: new PeerDriverRoutes(near, directory, dialer, upstreamTls(rt.config)) };
     },
   };
 }
