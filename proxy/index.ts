@@ -85,7 +85,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   // A tunnel this worker holds first, then another worker's (`proxy.workers`), then (peering) another replica's.
   const local = tunnelRoutes(tunnels, connectTimeoutMs);
   const near = await opts.workerRelay?.hold(tunnelServer.ownerId, tunnels, driverTunnels, local);
-  const held = opts.peering?.holdTunnels(tunnelServer.ownerId, tunnels, driverTunnels, near?.drivers);
+  const held = opts.peering?.holdTunnels(tunnelServer.ownerId, tunnels, driverTunnels, near);
   const routes = opts.peering ? opts.peering.routes(near?.routes ?? local) : (near?.routes ?? local);
   const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, routes);
   routes.onChange((clusterId, connected) => tunnel.tunnelChanged(clusterId, connected));

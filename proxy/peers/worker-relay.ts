@@ -7,8 +7,9 @@ import type { DriverRoutes, DriverTunnels } from '../tunnel/driver-tunnels';
 import type { TunnelRegistry } from '../tunnel/registry';
 import { PeerDialer } from './dialer';
 import { PeerDriverRoutes } from './driver-peers';
-import { PeerDialEndpoint } from './endpoint';
+import { PeerDialEndpoint, type Dialable } from './endpoint';
 import { PeerMetrics } from './metrics';
+import type { DialRequest } from './protocol';
 import { peerTunnelRoutes } from './routes';
 import { WorkerHolderMap } from './worker-holders';
 import { listenForWorkers } from './worker-listener';
@@ -19,6 +20,8 @@ export interface HeldByWorkers {
   /** This worker's tunnel first, then another worker's. */
   routes: TunnelRoutes;
   drivers: DriverRoutes;
+  /** For the replica relay's endpoint: the tunnels of a cluster other workers hold, dialled through them. */
+  elsewhere(r: DialRequest): Dialable[];
   stop(): Promise<void>;
 }
 
@@ -48,6 +51,8 @@ export function createWorkerRelay(rt: Runtime, registry: Registry): WorkerRelay 
       return {
         routes: peerTunnelRoutes(rt, local, holders, dialer),
         drivers: driverRoutes,
+        elsewhere: (r) =>
+          holders.holders(r.clusterId, r.module).map((h) => ({ params: { hostPort: h.target }, dial: (target: string) => dialer.dial(h.url, { ...r, target }) })),
         stop: async () => {
           driverRoutes.stop();
           await listener.close();

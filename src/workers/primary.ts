@@ -10,7 +10,8 @@ const RESTART_DELAY_MS = 1000;
 /**
  * The primary of `proxy.workers: N`: forks N workers sharing the listeners' ports (node:cluster; on
  * Linux the primary accepts each connection and hands it to the next worker in turn), relays
- * change-feed signals between them and answers /metrics with every worker's series. It serves nothing
+ * change-feed signals between them, keeps which worker holds which tunnel (so the others relay through
+ * it) and answers /metrics with every worker's series. It serves nothing
  * itself. Workers start one after another, so the first one alone migrates the store and bootstraps.
  */
 export async function runPrimary(workers: number, logger: Logger): Promise<void> {
