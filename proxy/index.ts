@@ -27,9 +27,9 @@ import { tunnelRoutes, type TunnelRoutes } from './tunnel/routes';
 import { TunnelServer } from './tunnel/server';
 import { WebConsole } from './webconsole/console';
 import type { SessionLimits } from './tunnel/session';
-import type { Peering } from './peers';
+import type { Peering, WorkerRelay } from './peers';
 
-export { createPeering, type Peering, type HolderSource, type SelfAddress } from './peers';
+export { createPeering, createWorkerRelay, type Peering, type HolderSource, type SelfAddress, type WorkerRelay } from './peers';
 
 export interface ProxySurfaces {
   mounts: Mount[];
@@ -60,6 +60,8 @@ export interface ProxyOptions {
   changeSignal?: ChangeSignal;
   /** Replicas sharing tunnels (ZooKeeper and a peering secret configured). */
   peering?: Peering;
+  /** Workers of one primary sharing tunnels (`proxy.workers` above 1). */
+  workerRelay?: WorkerRelay;
 }
 
 const NO_DISCOVERY: DriverDiscovery = { drivers: () => [], state: () => 'disabled' };
@@ -80,9 +82,11 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
   const connectTimeoutMs = rt.config.proxy.connectTimeoutSeconds * 1000;
   const driverTunnels = new DriverTunnels(upstreamTls(rt.config), connectTimeoutMs);
   const tunnelServer = new TunnelServer(rt, tunnels, new TunnelMetrics(registry), opts.tunnelLimits, opts.tunnelRecheckMs, opts.tunnelHeartbeatMs, driverTunnels);
-  // With peering, a cluster whose tunnel another replica holds is reached through that replica.
-  const held = opts.peering?.holdTunnels(tunnelServer.ownerId, tunnels, driverTunnels);
-  const routes = opts.peering ? opts.peering.routes(tunnelRoutes(tunnels, connectTimeoutMs)) : tunnelRoutes(tunnels, connectTimeoutMs);
+  // A tunnel this worker holds first, then another worker's (`proxy.workers`), then (peering) another replica's.
+  const local = tunnelRoutes(tunnels, connectTimeoutMs);
+  const near = await opts.workerRelay?.hold(tunnelServer.ownerId, tunnels, driverTunnels, local);
+  const held = opts.peering?.holdTunnels(tunnelServer.ownerId, tunnels, driverTunnels, near);
+  const routes = opts.peering ? opts.peering.routes(near?.routes ?? local) : (near?.routes ?? local);
   const tunnel = new TunnelProxy(rt, principals, metrics, streams, auditLog, routes);
   routes.onChange((clusterId, connected) => tunnel.tunnelChanged(clusterId, connected));
   // Changes made elsewhere arrive through the change feed below; the refresh is only a safety net.
@@ -97,7 +101,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
     });
   // Who may call /bcsapi routes and what for: one decision for the driver, module and console routes.
   const access = new BcsapiAccess(rt, principals, new GrantAccess(rt));
-  const drivers = new DriverPassthrough(rt, access, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes, held?.driverRoutes ?? driverTunnels);
+  const drivers = new DriverPassthrough(rt, access, metrics, auditLog, opts.discovery ?? NO_DISCOVERY, opts.admission ?? runner, webhookRoutes, held?.driverRoutes ?? near?.drivers ?? driverTunnels);
   const webconsole = new WebConsole(rt, access, metrics, auditLog, streams, opts.ownAddresses);
   const moduleUpstream = new ModuleUpstream({
     connectTimeoutMs: rt.config.modules.connectTimeoutSeconds * 1000,
@@ -126,6 +130,7 @@ export async function createProxy(rt: Runtime, registry: Registry, opts: ProxyOp
       tunnel.stop();
       drivers.stop();
       held?.driverRoutes.stop();
+      await near?.stop();
       await webconsole.stop();
       await moduleUpstream.close();
       auditLog.flush();

@@ -1,4 +1,4 @@
-import { createPeering, createProxy } from '../proxy';
+import { createPeering, createProxy, createWorkerRelay } from '../proxy';
 import type { Http2SecureServer } from 'node:http2';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -60,7 +60,9 @@ export async function buildMounts(
   const stops: (() => Promise<void>)[] = [];
   let tunnels: TunnelRoutes | undefined;
   if (role !== 'api') {
-    const proxy = await createProxy(rt, registry, { discovery, modules: discovery, changeSignal: feedSignal, peering });
+    // Workers of one primary relay tunnels to each other over their own sockets (undefined when not a worker).
+    const workerRelay = createWorkerRelay(rt, registry);
+    const proxy = await createProxy(rt, registry, { discovery, modules: discovery, changeSignal: feedSignal, peering, workerRelay });
     stops.push(proxy.stop);
     mounts.push(...proxy.mounts);
     tunnels = proxy.tunnelRoutes;

@@ -22,11 +22,13 @@ export class PeerDialer {
   private readonly ca?: string;
 
   constructor(
-    private readonly peering: PeeringConfig,
+    private readonly peering: Pick<PeeringConfig, 'secret' | 'caFile' | 'serverName'>,
     private readonly connectTimeoutMs: number,
     private readonly metrics: PeerMetrics,
     /** This replica serves TLS: a peer publishing a plain listener is not relayed through (the bytes are TLS to the apiserver, but the dial request is not). */
     private readonly requireTls: boolean,
+    /** Workers relay to each other over Unix sockets: the socket a holder's URL stands for. */
+    private readonly socketOf?: (url: URL) => string | undefined,
   ) {
     // Read once: a CA rotated on disk takes a restart, as the listener's own certificate does.
     this.ca = peering.caFile && fs.existsSync(peering.caFile) ? fs.readFileSync(peering.caFile, 'utf8') : undefined;
@@ -42,8 +44,10 @@ export class PeerDialer {
       return conn;
     }
     const serverName = this.peering.serverName;
+    const socketPath = this.socketOf?.(url);
     const options: https.RequestOptions = {
       method: 'GET',
+      ...(socketPath ? { socketPath } : {}),
       agent: false,
       timeout: this.connectTimeoutMs,
       headers: { connection: 'Upgrade', upgrade: PEER_UPGRADE, ...signDial(this.peering.secret, r) },

@@ -47,12 +47,20 @@ function parseHolder(info: ServerInfo, clusterId: string): Holder | undefined {
   return { url: `${scheme === 'https' ? 'https' : 'http'}://${host}:${info.port}`, owner, module: module as PeerModule, clusterId, target, address };
 }
 
+/** Who else holds a tunnel: other replicas (HolderDirectory) or other workers of this primary. */
+export interface Holders {
+  holders(clusterId: string, module: PeerModule): Holder[];
+  /** Clusters someone else holds a tunnel of `module` for. */
+  clusters(module: PeerModule): string[];
+  onChange(listener: (clusterId: string) => void): void;
+}
+
 /**
  * The tunnels other replicas hold, from the discovery cache (answered from memory; a holder whose node
  * goes, or whose session expires, is gone from here when ZooKeeper says so; while ZooKeeper is
  * unreachable the last known holders stay). This process's own nodes are left out by owner id.
  */
-export class HolderDirectory {
+export class HolderDirectory implements Holders {
   private readonly owners = new Set<string>();
   private readonly listeners: ((clusterId: string) => void)[] = [];
 

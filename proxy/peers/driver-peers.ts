@@ -2,9 +2,9 @@ import type http from 'node:http';
 import type https from 'node:https';
 import { DialledHttpAgent, DialledHttpsAgent } from '../../src/tunnel/dialled-agents';
 import type { DriverModuleName } from '../tunnel/handshake';
-import type { DriverRoutes, DriverTunnels } from '../tunnel/driver-tunnels';
+import type { DriverRoutes } from '../tunnel/driver-tunnels';
 import type { PeerDialer } from './dialer';
-import type { HolderDirectory } from './directory';
+import type { Holders } from './directory';
 
 /** Idle keep-alive connections through a peer close after this, so the peer's virtual connections return to zero. */
 const IDLE_MS = 30_000;
@@ -19,8 +19,8 @@ export class PeerDriverRoutes implements DriverRoutes {
   private readonly agents = new Map<string, Map<string, http.Agent>>();
 
   constructor(
-    private readonly local: DriverTunnels,
-    private readonly directory: HolderDirectory,
+    private readonly local: DriverRoutes,
+    private readonly directory: Holders,
     private readonly dialer: PeerDialer,
     private readonly tls: https.AgentOptions,
   ) {}

@@ -8,7 +8,7 @@ import type { PeerMetrics } from './metrics';
 import { parseDial, PEER_DIAL_PATH, PEER_UPGRADE, verifyDial, type DialRequest } from './protocol';
 
 /** What this end needs of a tunnel session, agent's or driver's. */
-interface Dialable {
+export interface Dialable {
   params: { hostPort: string };
   dial(hostPort: string, timeoutMs: number): Duplex;
 }
@@ -34,6 +34,8 @@ export class PeerDialEndpoint {
     private readonly connectTimeoutMs: number,
     private readonly metrics: PeerMetrics,
     private readonly logger: Logger,
+    /** Tunnels other workers of this primary hold: a peer's relay may reach any worker, as they share the published port. */
+    private readonly elsewhere?: (r: DialRequest) => Dialable[],
   ) {}
 
   mount(): Mount {
@@ -86,8 +88,9 @@ export class PeerDialEndpoint {
 
   /** The newest open tunnel of the cluster and module whose reported address is the target. */
   private sessionFor(r: DialRequest): Dialable | 'other-target' | undefined {
-    const open: Dialable[] =
+    const here: Dialable[] =
       r.module === 'kube-agent' ? this.registry.sessionsOf(r.clusterId).filter((s) => s.isOpen) : this.drivers.live(r.module, r.clusterId).map((t) => t.session);
+    const open = here.length ? here : (this.elsewhere?.(r) ?? []);
     if (!open.length) return undefined;
     return [...open].reverse().find((s) => s.params.hostPort === r.target) ?? 'other-target';
   }

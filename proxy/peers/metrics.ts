@@ -1,13 +1,13 @@
 import { Counter, type Registry } from 'prom-client';
 
-/** Relays through peers, on both ends: asked of a peer (`dialled`) and served for one (`served`). */
+/** Relays through peers (`peer`) or other workers (`worker`), on both ends: asked of one (`dialled`) and served for one (`served`). */
 export class PeerMetrics {
   private readonly servedTotal: Counter<'status'>;
   private readonly dialledTotal: Counter<'result'>;
 
-  constructor(registry: Registry) {
-    this.servedTotal = new Counter({ name: 'bcs_api_peer_relays_served_total', help: 'Relay requests from other replicas, by the status answered (101 = relayed)', labelNames: ['status'], registers: [registry] });
-    this.dialledTotal = new Counter({ name: 'bcs_api_peer_relays_dialled_total', help: 'Connections this replica opened through a peer holding the tunnel, by result', labelNames: ['result'], registers: [registry] });
+  constructor(registry: Registry, kind: 'peer' | 'worker' = 'peer') {
+    this.servedTotal = new Counter({ name: `bcs_api_${kind}_relays_served_total`, help: `Relay requests from other ${kind === 'peer' ? 'replicas' : 'workers'}, by the status answered (101 = relayed)`, labelNames: ['status'], registers: [registry] });
+    this.dialledTotal = new Counter({ name: `bcs_api_${kind}_relays_dialled_total`, help: `Connections this process opened through ${kind === 'peer' ? 'a peer replica' : 'another worker'} holding the tunnel, by result`, labelNames: ['result'], registers: [registry] });
   }
 
   served(status: string): void {

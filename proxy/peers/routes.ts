@@ -2,7 +2,7 @@ import { findTunnelCredential, openTunnelCredential } from '../../src/domain/tun
 import type { Runtime } from '../../src/runtime';
 import type { TunnelRoute, TunnelRoutes } from '../../src/tunnel/routes';
 import type { PeerDialer } from './dialer';
-import type { HolderDirectory } from './directory';
+import type { Holders } from './directory';
 
 const hostPortOf = (address: string | URL): string => {
   const url = typeof address === 'string' ? new URL(address) : address;
@@ -16,7 +16,7 @@ const hostPortOf = (address: string | URL): string => {
  * relay to the agent's own address; TLS to the apiserver runs end to end over it, so requests, watches
  * and upgrades go through this replica's passes unchanged.
  */
-export function peerTunnelRoutes(rt: Runtime, local: TunnelRoutes | undefined, directory: HolderDirectory, dialer: PeerDialer): TunnelRoutes {
+export function peerTunnelRoutes(rt: Runtime, local: TunnelRoutes | undefined, directory: Holders, dialer: PeerDialer): TunnelRoutes {
   const peersHold = (clusterId: string): boolean => directory.holders(clusterId, 'kube-agent').length > 0;
 
   const viaPeer = async (clusterId: string): Promise<TunnelRoute | undefined> => {
@@ -48,7 +48,9 @@ export function peerTunnelRoutes(rt: Runtime, local: TunnelRoutes | undefined, d
 
   return {
     route(clusterId) {
+      // `local` may itself be a chain (this worker's tunnel, then other workers'), answering with a promise.
       const here = local?.route(clusterId);
+      if (here instanceof Promise) return here.then((r) => r ?? viaPeer(clusterId));
       return here ?? viaPeer(clusterId);
     },
     connected: () => [...new Set([...(local?.connected() ?? []), ...directory.clusters('kube-agent')])],

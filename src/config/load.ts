@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { readBootstrapUsers, readRbac } from './access';
 import { decideAutoTls } from './auto-tls';
-import type { Config, ConfigWarning } from './config';
+import type { Config } from './config';
 import { readBcsapiSettings } from './bcsapi';
 import { readListeners } from './listeners';
 import { readLogLevel } from './logging';
@@ -100,20 +100,5 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
   if (s.problems.length) throw new ConfigError(s.problems);
 
   const { unusedKeys, ignoredKeys } = leftoverKeys(file.raw, s.usedKeys, inert);
-  return { ...config, ignoredKeys, unusedKeys, warnings: [...configWarnings(opts.file, file.duplicates, unusedKeys, ignoredKeys), ...(peering.warning ? [peering.warning] : []), ...workersWarning(config.proxy.workers)] };
-}
-
-/**
- * Agent tunnels are held by the worker the agent's websocket reached: another worker has no session to
- * relay through (the peer relay addresses replicas by host and port, which workers share). Said at
- * start, so that `proxy.workers` is chosen for clusters the gateway dials, knowingly.
- */
-function workersWarning(workers: number): ConfigWarning[] {
-  if (workers <= 1) return [];
-  return [
-    {
-      message: `proxy.workers: ${workers}: an agent tunnel is served only by the worker its agent connected to; requests for such a cluster that reach another worker are handled as with the agent disconnected (usually 503). Use workers for clusters the gateway dials (server_addresses), or replicas with peering for agent tunnels`,
-      keys: ['proxy.workers'],
-    },
-  ];
+  return { ...config, ignoredKeys, unusedKeys, warnings: [...configWarnings(opts.file, file.duplicates, unusedKeys, ignoredKeys), ...(peering.warning ? [peering.warning] : [])] };
 }

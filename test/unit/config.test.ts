@@ -118,14 +118,14 @@ describe('configuration loading', () => {
     assert.match(text, /^proxy\.idle_h2_session_seconds: /m);
   });
 
-  it('reads proxy.workers as a count or auto (the usable cores), 1 by default, warning about agent tunnels above 1', () => {
+  it('reads proxy.workers as a count or auto (the usable cores), 1 by default, with no warning (workers share agent tunnels)', () => {
     const dir = tempDir();
     const alone = loadConfig({ env: {}, cwd: dir });
     assert.equal(alone.proxy.workers, 1);
     assert.ok(!alone.warnings.some((w) => w.keys.includes('proxy.workers')));
     const three = loadConfig({ file: writeConfig('w3.yaml', 'proxy:\n  workers: 3\n').file, env: {}, cwd: dir });
     assert.equal(three.proxy.workers, 3);
-    assert.match(three.warnings.find((w) => w.keys.includes('proxy.workers'))?.message ?? '', /agent tunnel/);
+    assert.ok(!three.warnings.some((w) => w.keys.includes('proxy.workers')));
     assert.equal(loadConfig({ file: writeConfig('wa.yaml', 'proxy:\n  workers: auto\n').file, env: {}, cwd: dir }).proxy.workers, os.availableParallelism());
     const bad = writeConfig('w0.yaml', 'proxy:\n  workers: 0\n');
     assert.match(problemsOf(() => loadConfig({ file: bad.file, env: {}, cwd: bad.dir })).join('\n'), /^proxy\.workers: /m);
