@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { sha256Hex } from '../crypto/tokens';
 import { UnauthenticatedError } from '../errors';
 import { ApiToken } from '../store/entities';
+import { findTokenWithUser } from '../store/token-lookup';
 import type { Principal } from './context';
 
 /** Writing last-used on every request would turn reads into writes; once a minute is enough to audit. */
@@ -26,7 +27,7 @@ export function bearerFrom(header: string | string[] | undefined): string | unde
  */
 export async function authenticate(em: EntityManager, token: string | undefined, now: Date): Promise<Principal> {
   if (!token) throw new UnauthenticatedError('anonymous requests are forbidden, please provide a valid token');
-  const found = await em.findOne(ApiToken, { digest: sha256Hex(token) }, { populate: ['user'] });
+  const found = await findTokenWithUser(em, sha256Hex(token));
   if (!found) throw new UnauthenticatedError('invalid token');
   const user = found.user.getEntity();
   if (found.revokedAt) throw new UnauthenticatedError('this token has been revoked');

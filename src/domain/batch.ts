@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { ClusterCredential, RegisterToken, User } from '../store/entities';
-import { findLean, type Lean } from '../store/lean';
+import { findLeanIn, type Lean } from '../store/lean';
 
 /**
  * Batch readers for per-request DataLoaders: one query per batch of keys, results in key order.
@@ -20,7 +20,7 @@ export interface CredentialStatus {
 }
 
 export async function registerTokenStatuses(em: EntityManager, clusterIds: readonly string[], now: Date): Promise<(RegisterTokenStatus | null)[]> {
-  const rows = await findLean(em, RegisterToken, { activeFor: { $in: [...clusterIds] } }, { fields: ['activeFor', 'createdAt', 'expiresAt', 'revokedAt'] });
+  const rows = await findLeanIn(em, RegisterToken, 'activeFor', clusterIds, ['activeFor', 'createdAt', 'expiresAt', 'revokedAt']);
   const byCluster = new Map(rows.map((r) => [r.activeFor!, r]));
   return clusterIds.map((id) => {
     const r = byCluster.get(id);
@@ -30,12 +30,7 @@ export async function registerTokenStatuses(em: EntityManager, clusterIds: reado
 }
 
 export async function credentialStatuses(em: EntityManager, clusterIds: readonly string[]): Promise<(CredentialStatus | null)[]> {
-  const rows = await findLean(
-    em,
-    ClusterCredential,
-    { cluster: { $in: [...clusterIds] } },
-    { fields: ['cluster', 'serverAddresses', 'reportedAt', 'caFingerprint', 'reporterAddress'] },
-  );
+  const rows = await findLeanIn(em, ClusterCredential, 'cluster', clusterIds, ['cluster', 'serverAddresses', 'reportedAt', 'caFingerprint', 'reporterAddress']);
   const byCluster = new Map(rows.map((r) => [r.cluster, r]));
   return clusterIds.map((id) => {
     const r = byCluster.get(id);
@@ -44,7 +39,7 @@ export async function credentialStatuses(em: EntityManager, clusterIds: readonly
 }
 
 export async function usersByIds(em: EntityManager, ids: readonly number[]): Promise<(Lean<User> | null)[]> {
-  const rows = await findLean(em, User, { id: { $in: [...ids] } });
+  const rows = await findLeanIn(em, User, 'id', ids);
   const byId = new Map(rows.map((u) => [u.id, u]));
   return ids.map((id) => byId.get(id) ?? null);
 }

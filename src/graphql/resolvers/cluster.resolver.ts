@@ -1,6 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { createCluster, deleteCluster, getCluster, listClusters } from '../../domain/clusters';
-import { Role } from '../auth-checker';
+import { requireSuperUserField, Role } from '../auth-checker';
 import type { GraphqlContext } from '../context';
 import { ClusterFilter } from '../inputs/filters.input';
 import { CreateClusterInput } from '../inputs/mutations.input';
@@ -43,38 +43,36 @@ export class ClusterResolver {
     return snapshot;
   }
 
-  @Authorized(Role.SuperUser)
+  // The row fields below check the role in the body rather than with @Authorized (see requireSuperUserField).
   @FieldResolver(() => UserObject, { nullable: true, description: 'Null when the creator was deleted or the process created it.' })
-  async creator(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<UserObject | null> {
+  creator(@Root() cluster: ClusterObject, @Ctx() ctx: GraphqlContext): Promise<UserObject | null> | null {
+    requireSuperUserField(ctx);
     if (cluster.creatorId === null) return null;
-    const user = await loaders.user.load(cluster.creatorId);
-    return user ? UserObject.from(user) : null;
+    return ctx.loaders.user.load(cluster.creatorId).then((user) => (user ? UserObject.from(user) : null));
   }
 
-  @Authorized(Role.SuperUser)
   @FieldResolver(() => RegisterTokenStatusObject, { nullable: true, description: 'Null when the cluster has no current register token.' })
-  async registerTokenStatus(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<RegisterTokenStatusObject | null> {
-    const status = await loaders.registerTokenStatus.load(cluster.id);
-    return status ? RegisterTokenStatusObject.from(status) : null;
+  registerTokenStatus(@Root() cluster: ClusterObject, @Ctx() ctx: GraphqlContext): Promise<RegisterTokenStatusObject | null> {
+    requireSuperUserField(ctx);
+    return ctx.loaders.registerTokenStatus.load(cluster.id).then((status) => (status ? RegisterTokenStatusObject.from(status) : null));
   }
 
-  @Authorized(Role.SuperUser)
   @FieldResolver(() => CredentialStatusObject, { nullable: true, description: 'Null until the agent has reported.' })
-  async credentialStatus(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<CredentialStatusObject | null> {
-    const status = await loaders.credentialStatus.load(cluster.id);
-    return status ? CredentialStatusObject.from(status) : null;
+  credentialStatus(@Root() cluster: ClusterObject, @Ctx() ctx: GraphqlContext): Promise<CredentialStatusObject | null> {
+    requireSuperUserField(ctx);
+    return ctx.loaders.credentialStatus.load(cluster.id).then((status) => (status ? CredentialStatusObject.from(status) : null));
   }
 
-  @Authorized(Role.SuperUser)
   @FieldResolver(() => TunnelStatusObject, { nullable: true, description: 'Null while no agent tunnel of the cluster is connected.' })
-  async tunnel(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<TunnelStatusObject | null> {
-    const status = await loaders.tunnelStatus.load(cluster.id);
-    return status ? TunnelStatusObject.from(status) : null;
+  tunnel(@Root() cluster: ClusterObject, @Ctx() ctx: GraphqlContext): Promise<TunnelStatusObject | null> {
+    requireSuperUserField(ctx);
+    return ctx.loaders.tunnelStatus.load(cluster.id).then((status) => (status ? TunnelStatusObject.from(status) : null));
   }
 
-  @Authorized(Role.SuperUser)
   @FieldResolver(() => ClusterReach, { nullable: true, description: 'Null while the cluster can be reached neither way (no report, no tunnel).' })
-  async reachedVia(@Root() cluster: ClusterObject, @Ctx() { loaders }: GraphqlContext): Promise<ClusterReach | null> {
+  async reachedVia(@Root() cluster: ClusterObject, @Ctx() ctx: GraphqlContext): Promise<ClusterReach | null> {
+    requireSuperUserField(ctx);
+    const { loaders } = ctx;
     const [tunnel, credential] = await Promise.all([loaders.tunnelStatus.load(cluster.id), loaders.credentialStatus.load(cluster.id)]);
     if (tunnel) return ClusterReach.TUNNEL;
     return credential ? ClusterReach.DIRECT : null;

@@ -11,7 +11,7 @@ registerEnumType(ClusterReach, {
   description: 'How the gateway reaches the apiserver: by dialling a reported address, or through the reverse tunnel its agent opened (a live tunnel wins).',
 });
 
-@ObjectType('TunnelStatus', { description: "The cluster's agent tunnel while one is connected, minus the CA and token it brought." })
+@ObjectType('TunnelStatus', { simpleResolvers: true, description: "The cluster's agent tunnel while one is connected, minus the CA and token it brought." })
 export class TunnelStatusObject {
   @Field({ description: 'When the newest tunnel of the cluster connected.' })
   connectedAt!: Date;
@@ -30,7 +30,7 @@ export class TunnelStatusObject {
   }
 }
 
-@ObjectType('RegisterTokenStatus', { description: "The cluster's current register token, without its secret." })
+@ObjectType('RegisterTokenStatus', { simpleResolvers: true, description: "The cluster's current register token, without its secret." })
 export class RegisterTokenStatusObject {
   @Field({ description: 'False once expired.' })
   active!: boolean;
@@ -46,7 +46,7 @@ export class RegisterTokenStatusObject {
   }
 }
 
-@ObjectType('CredentialStatus', { description: "What the cluster's agent last reported, minus the CA and token themselves." })
+@ObjectType('CredentialStatus', { simpleResolvers: true, description: "What the cluster's agent last reported, minus the CA and token themselves." })
 export class CredentialStatusObject {
   @Field(() => [String])
   serverAddresses!: string[];

@@ -17,7 +17,12 @@ export enum ClusterProviderKind {
 }
 registerEnumType(ClusterProviderKind, { name: 'ClusterProvider', description: 'Which of the original REST routes registered the cluster.' });
 
-@ObjectType('Cluster', { description: 'A cluster reachable through the gateway. Its service-account token and CA never leave through this API.' })
+/**
+ * `simpleResolvers` (here and on the other row types: User, the statuses, edges, PageInfo): plain
+ * fields use graphql-js's default resolver instead of a type-graphql wrapper per field per row. Only
+ * for types whose plain fields carry no role or middleware; field resolvers are unaffected.
+ */
+@ObjectType('Cluster', { simpleResolvers: true, description: 'A cluster reachable through the gateway. Its service-account token and CA never leave through this API.' })
 export class ClusterObject {
   @Field(() => ID, { description: 'As chosen by its creator, e.g. BCS-K8S-001.' })
   id!: string;

@@ -1,7 +1,7 @@
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import type { Page } from '../../domain/pagination';
 
-@ObjectType({ description: 'Where a page ends and whether another follows (Relay cursor connections).' })
+@ObjectType({ simpleResolvers: true, description: 'Where a page ends and whether another follows (Relay cursor connections).' })
 export class PageInfo {
   @Field()
   hasNextPage!: boolean;
@@ -15,7 +15,7 @@ export class PageInfo {
  * class extends the result so each list gets its own named types in the schema.
  */
 export function ConnectionType<TNode extends object>(nodeClass: ClassType<TNode>, name: string) {
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class Edge {
     @Field()
     cursor!: string;

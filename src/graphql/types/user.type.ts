@@ -13,7 +13,7 @@ registerEnumType(UserKind, { name: 'UserType', description: "The original user m
 /** What a user is shown as; an entity and a lean row both have it. */
 export type UserFields = Pick<User, 'id' | 'name' | 'userType' | 'isSuperUser' | 'groups' | 'createdAt' | 'updatedAt' | 'disabledAt'>;
 
-@ObjectType('User', { description: 'Someone who calls the gateway with API tokens.' })
+@ObjectType('User', { simpleResolvers: true, description: 'Someone who calls the gateway with API tokens.' })
 export class UserObject {
   @Field(() => Int)
   id!: number;
