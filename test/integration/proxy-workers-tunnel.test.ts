@@ -5,7 +5,7 @@
  * holding worker is killed: the agent reconnects to a worker and requests succeed again.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -16,8 +16,8 @@ import { kubectl, startFakeKube, type FakeKube } from '../helpers/fake-kube';
 import { generateCerts } from '../helpers/fake-kube/certs';
 import { freePorts } from '../helpers/serve-process';
 import { waitFor } from '../helpers/wait';
+import { startWorkersGateway } from '../helpers/workers-gateway';
 
-const MAIN = path.resolve(__dirname, '../../src/cli/main.js');
 const REQUESTS = 20;
 const CLUSTER = 'BCS-K8S-W2';
 
@@ -80,20 +80,7 @@ describe('proxy.workers: 2 with an agent tunnel', () => {
       `data_dir: ${dir}/data\naddress: 127.0.0.1\nport: ${tlsPort}\ninsecure_port: ${port}\nallow_insecure_listener: true\nlog_level: info\n` +
         `server_cert_file: ${dir}/cert.pem\nserver_key_file: ${dir}/key.pem\nca_file: ${dir}/ca.pem\nproxy:\n  workers: 2\n`,
     );
-    child = spawn(process.execPath, [MAIN, 'serve', '-f', path.join(dir, 'c.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the workers did not start:\n${out}`)), 60_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('"bcs-api workers listening"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${out}`)));
-    });
-    admin = /(bcs_[A-Za-z0-9]{32})/.exec(out)![1]!;
+    ({ child, admin } = await startWorkersGateway(dir));
     base = `http://127.0.0.1:${port}`;
     const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
       const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });

@@ -5,7 +5,7 @@
  * the workers' own metrics (labelled `worker`) show that both served and both refused.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -13,8 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../helpers/app';
 import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
 import { freePorts } from '../helpers/serve-process';
+import { startWorkersGateway } from '../helpers/workers-gateway';
 
-const MAIN = path.resolve(__dirname, '../../src/cli/main.js');
 const REQUESTS = 20;
 
 /** One GET on a connection of its own (so the primary hands it to the next worker); its status. */
@@ -53,20 +53,7 @@ describe('proxy.workers: 2', () => {
     const dir = tempDir();
     const [port] = await freePorts(1);
     fs.writeFileSync(path.join(dir, 'c.yaml'), `data_dir: ${dir}/data\naddress: 127.0.0.1\nport: 0\ninsecure_port: ${port}\nallow_insecure_listener: true\nlog_level: info\nproxy:\n  workers: 2\n`);
-    child = spawn(process.execPath, [MAIN, 'serve', '-f', path.join(dir, 'c.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the workers did not start:\n${out}`)), 60_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('"bcs-api workers listening"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${out}`)));
-    });
-    admin = /(bcs_[A-Za-z0-9]{32})/.exec(out)![1]!;
+    ({ child, admin } = await startWorkersGateway(dir));
     base = `http://127.0.0.1:${port}`;
     const api = async (method: string, p: string, body?: unknown, auth = true): Promise<unknown> => {
       const res = await fetch(`${base}${p}`, { method, headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${admin}` } : {}) }, body: body ? JSON.stringify(body) : undefined });

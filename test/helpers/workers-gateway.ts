@@ -1,0 +1,25 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const MAIN = path.resolve(__dirname, '../../src/cli/main.js');
+
+/**
+ * Starts `bcs-api serve -f <dir>/c.yaml` (a config with `proxy.workers`) and resolves once the primary says
+ * every worker listens; returns the process, what it printed so far and the first super user's token.
+ */
+export async function startWorkersGateway(dir: string): Promise<{ child: ChildProcess; out: string; admin: string }> {
+  const child = spawn(process.execPath, [MAIN, 'serve', '-f', path.join(dir, 'c.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the workers did not start:\n${out}`)), 60_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"bcs-api workers listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${out}`)));
+  });
+  return { child, out, admin: /(bcs_[A-Za-z0-9]{32})/.exec(out)![1]! };
+}
