@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { podEnv, spawnAgent, writeServiceAccount, type AgentProcess } from '../helpers/agent';
@@ -16,33 +15,10 @@ import { kubectl, startFakeKube, type FakeKube } from '../helpers/fake-kube';
 import { generateCerts } from '../helpers/fake-kube/certs';
 import { freePorts } from '../helpers/serve-process';
 import { waitFor } from '../helpers/wait';
-import { startWorkersGateway } from '../helpers/workers-gateway';
+import { getOnFreshConnection, perWorker, startWorkersGateway } from '../helpers/workers-gateway';
 
 const REQUESTS = 20;
 const CLUSTER = 'BCS-K8S-W2';
-
-/** One GET on a connection of its own (so the primary hands it to the next worker); its status. */
-function get(url: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.once('error', reject);
-  });
-}
-
-/** Per worker id, the sum of the series of `name` whose labels match `labels`. */
-function perWorker(metrics: string, name: string, labels: RegExp = /.*/): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of metrics.split('\n')) {
-    const m = new RegExp(`^${name}\\{([^}]*)\\} ([0-9.e+-]+)$`).exec(line);
-    if (!m || !labels.test(m[1]!)) continue;
-    const worker = /worker="(\d+)"/.exec(m[1]!)?.[1];
-    if (worker) out.set(worker, (out.get(worker) ?? 0) + Number(m[2]));
-  }
-  return out;
-}
 
 const diff = (after: Map<string, number>, before: Map<string, number>, w: string): number => (after.get(w) ?? 0) - (before.get(w) ?? 0);
 
@@ -91,7 +67,7 @@ describe('proxy.workers: 2 with an agent tunnel', () => {
     // The stored address refuses connections: only the agent's tunnel reaches the fake apiserver.
     await api('PUT', `/rest/clusters/${CLUSTER}/credentials`, { register_token: rtoken!.token, server_addresses: 'https://127.0.0.1:1', cacert_data: fake.caPem, user_token: fake.token }, false);
     url = `${base}/tunnels/clusters/${cluster.identifier}/api/v1/namespaces/ns1/pods/web-1`;
-    assert.notEqual(await get(url, admin), 200, 'the cluster must not be reachable without its tunnel');
+    assert.notEqual(await getOnFreshConnection(url, admin), 200, 'the cluster must not be reachable without its tunnel');
 
     const saDir = writeServiceAccount(fake.token, fake.caPem);
     const pod = podEnv({ saDir, apiserverPort: Number(new URL(fake.url).port), registerToken: rtoken!.token, serverCert: certs.caPem });
@@ -120,7 +96,7 @@ describe('proxy.workers: 2 with an agent tunnel', () => {
   const allThroughTheTunnel = async (): Promise<void> => {
     const held = await holder();
     const m0 = await metrics();
-    const statuses = await Promise.all(Array.from({ length: REQUESTS }, () => get(url, admin)));
+    const statuses = await Promise.all(Array.from({ length: REQUESTS }, () => getOnFreshConnection(url, admin)));
     assert.deepEqual(statuses, Array(REQUESTS).fill(200));
     const m1 = await metrics();
     const served = [perWorker(m1, 'bcs_api_request_count_total', /type="k8s_native"/), perWorker(m0, 'bcs_api_request_count_total', /type="k8s_native"/)] as const;
@@ -136,7 +112,7 @@ describe('proxy.workers: 2 with an agent tunnel', () => {
 
   it('serves every request through the one tunnel, whichever worker receives it', async () => {
     // The other worker hears of the tunnel from the primary a moment after the agent's handshake.
-    await waitFor('both workers route through the tunnel', async () => ((await Promise.all([get(url, admin), get(url, admin)])).every((s) => s === 200) ? true : undefined), 10_000);
+    await waitFor('both workers route through the tunnel', async () => ((await Promise.all([getOnFreshConnection(url, admin), getOnFreshConnection(url, admin)])).every((s) => s === 200) ? true : undefined), 10_000);
     await allThroughTheTunnel();
   });
 
@@ -169,7 +145,7 @@ describe('proxy.workers: 2 with an agent tunnel', () => {
       const workers = [...perWorker(await metrics(), 'bcs_api_tunnel_sessions').keys()];
       return workers.length === 2 && !workers.includes(held) ? true : undefined;
     }, 30_000, 200);
-    await waitFor('both workers route through the new tunnel', async () => ((await Promise.all([get(url, admin), get(url, admin)])).every((s) => s === 200) ? true : undefined), 10_000);
+    await waitFor('both workers route through the new tunnel', async () => ((await Promise.all([getOnFreshConnection(url, admin), getOnFreshConnection(url, admin)])).every((s) => s === 200) ? true : undefined), 10_000);
     await allThroughTheTunnel();
   });
 });

@@ -7,38 +7,14 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../helpers/app';
 import { startFakeKube, type FakeKube } from '../helpers/fake-kube';
 import { freePorts } from '../helpers/serve-process';
-import { startWorkersGateway } from '../helpers/workers-gateway';
+import { getOnFreshConnection, perWorker, startWorkersGateway } from '../helpers/workers-gateway';
 
 const REQUESTS = 20;
-
-/** One GET on a connection of its own (so the primary hands it to the next worker); its status. */
-function get(url: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.once('error', reject);
-  });
-}
-
-/** Per worker id, the value of the first series of `name` whose labels match `labels`. */
-function perWorker(metrics: string, name: string, labels: RegExp): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of metrics.split('\n')) {
-    const m = new RegExp(`^${name}\\{([^}]*)\\} ([0-9.e+-]+)$`).exec(line);
-    if (!m || !labels.test(m[1]!)) continue;
-    const worker = /worker="(\d+)"/.exec(m[1]!)?.[1];
-    if (worker) out.set(worker, (out.get(worker) ?? 0) + Number(m[2]));
-  }
-  return out;
-}
 
 describe('proxy.workers: 2', () => {
   let fake: FakeKube;
@@ -85,7 +61,7 @@ describe('proxy.workers: 2', () => {
     const { issueToken } = await graphql<{ issueToken: { secret: string; token: { id: number } } }>('mutation { issueToken(input: {name: "w"}) { secret token { id } } }');
     const url = `${base}${prefix}/api/v1/namespaces/default/pods/w-pod`;
     const served = perWorker(await metrics(), 'bcs_api_request_count_total', /type="k8s_native"/);
-    const ok = await Promise.all(Array.from({ length: REQUESTS }, () => get(url, issueToken.secret)));
+    const ok = await Promise.all(Array.from({ length: REQUESTS }, () => getOnFreshConnection(url, issueToken.secret)));
     assert.deepEqual(ok, Array(REQUESTS).fill(200));
     const servedAfter = perWorker(await metrics(), 'bcs_api_request_count_total', /type="k8s_native"/);
     for (const w of ['1', '2']) assert.ok((servedAfter.get(w) ?? 0) > (served.get(w) ?? 0), `worker ${w} served (and cached the token): ${JSON.stringify([...servedAfter])}`);
@@ -94,7 +70,7 @@ describe('proxy.workers: 2', () => {
     const t0 = Date.now();
     await graphql(`mutation { revokeToken(id: ${issueToken.token.id}) { id } }`);
     await new Promise((r) => setTimeout(r, Math.max(0, t0 + 1000 - Date.now())));
-    const refused = await Promise.all(Array.from({ length: REQUESTS }, () => get(url, issueToken.secret)));
+    const refused = await Promise.all(Array.from({ length: REQUESTS }, () => getOnFreshConnection(url, issueToken.secret)));
     assert.deepEqual(refused, Array(REQUESTS).fill(401), 'a second after the revocation was sent');
     const refusedAfter = perWorker(await metrics(), 'bcs_api_request_err_count_total', /type="k8s_native"/);
     for (const w of ['1', '2']) assert.ok((refusedAfter.get(w) ?? 0) > (refusedBefore.get(w) ?? 0), `worker ${w} refused: ${JSON.stringify([...refusedAfter])}`);
