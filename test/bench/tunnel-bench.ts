@@ -10,7 +10,8 @@
  * (log bodies per path per round, 2), BENCH_TUNNELS (200), BENCH_WATCHES (1000); BENCH_GATEWAY_NODE_ARGS
  * and BENCH_AGENT_NODE_ARGS (e.g. --cpu-prof) as in bench:proxy. BENCH_ONLY=stream runs only the log
  * streaming, dialled and tunnelled taking turns, and prints the ratio of the medians with CPU and the
- * gateway's garbage collections per MiB (see stream-only.ts).
+ * gateway's garbage collections per MiB (see stream-only.ts). An idle reading is a full collection,
+ * BENCH_SETTLE_SECONDS (12) of quiet, and another collection.
  * Progress goes to stderr, the table to stdout.
  */
 import fs from 'node:fs';
@@ -20,7 +21,7 @@ import { generateCerts } from '../helpers/fake-kube/certs';
 import { cpuMicros, median, openWatches, sleep, start, stopAll } from './bench-common';
 import { load, streamOnce, type LoadResult } from './tunnel-load';
 import { startGateway, type BenchCluster, type BenchGateway } from './tunnel-gateway';
-import { report, type Figures } from './tunnel-report';
+import { report, type Figures, type IdleTunnels } from './tunnel-report';
 import { streamRounds } from './stream-only';
 
 const env = (name: string, dflt: number): number => Number(process.env[name] ?? dflt);
@@ -38,13 +39,15 @@ const DIST = path.resolve(__dirname, '../..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-tbench-'));
 const LOG_BYTES = Math.ceil((LOG_MIB * 1024 * 1024) / 100) * 100;
 const STREAM_ONLY = process.env.BENCH_ONLY === 'stream';
+/** Quiet time between the collection that frees what dead objects held and an idle reading. */
+const SETTLE_MS = env('BENCH_SETTLE_SECONDS', 12) * 1000;
 
 type Fake = { url: string; caPem: string; token: string };
 
 /** Light agents for `clusters` in a process of their own; resolves once all their tunnels are open. */
-async function simAgents(gw: BenchGateway, fake: Fake, caPem: string, clusters: BenchCluster[], tag: string): Promise<() => void> {
+async function simAgents(gw: BenchGateway, fake: Fake, caPem: string, clusters: BenchCluster[], tag: string, gatewayUrl = gw.tlsBase): Promise<() => void> {
   const cfg = path.join(work, `agents-${tag}.json`);
-  fs.writeFileSync(cfg, JSON.stringify({ gatewayUrl: gw.tlsBase, gatewayCa: caPem, address: fake.url, userToken: fake.token, caPem: fake.caPem, clusters: clusters.map((c) => ({ clusterId: c.id, registerToken: c.registerToken })) }));
+  fs.writeFileSync(cfg, JSON.stringify({ gatewayUrl, gatewayCa: caPem, address: fake.url, userToken: fake.token, caPem: fake.caPem, clusters: clusters.map((c) => ({ clusterId: c.id, registerToken: c.registerToken })) }));
   const p = await start(process.execPath, [path.join(DIST, 'test/bench/tunnel-agents.js'), cfg], /connected (\d+)/);
   return () => p.child.kill('SIGTERM');
 }
@@ -56,6 +59,28 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
     await sleep(250);
   }
   return (Date.now() - t0) / 1000;
+}
+
+/**
+ * RSS once nothing runs: a full collection frees what dead objects held outside the heap (TLS state,
+ * buffers), then SETTLE_MS of quiet before the reading (its own collection).
+ */
+async function idleRss(gw: BenchGateway): Promise<number> {
+  await gw.live();
+  await sleep(SETTLE_MS);
+  return (await gw.live()).rssKiB;
+}
+
+/** Waits until at least `n` RBAC syncs have run and no more are starting; returns the seconds it took. */
+async function syncsSettled(syncs: () => Promise<number>, n: number): Promise<number> {
+  let last = -1;
+  return until('RBAC syncs of the arriving tunnels', async () => {
+    const now = await syncs();
+    const done = now >= n && now === last;
+    last = now;
+    if (!done) await sleep(750);
+    return done;
+  }, 120_000);
 }
 
 /** Gateway memory growth over `n` idle watches spread round-robin over `prefixes`. */
@@ -92,14 +117,28 @@ async function main(): Promise<void> {
 
   if (!STREAM_ONLY) {
   // Idle tunnels: a few connected and closed first, so the figure is what a tunnel holds, not code compiled for the first.
-  (await simAgents(gw, fake, certs.caPem, sims.slice(0, 10), 'warmup'))();
+  const syncs = () => gw.metric('bcs_api_rbac_syncs_total');
+  const syncsW = await syncs();
+  const warmSims = await simAgents(gw, fake, certs.caPem, sims.slice(0, 10), 'warmup');
+  await syncsSettled(syncs, syncsW + 10);
+  warmSims();
   await until('warm-up tunnels closed', async () => (await sessions()) === 0, 20_000);
-  const t0 = (await gw.live()).rssKiB;
-  const stopSims = await simAgents(gw, fake, certs.caPem, sims, 'idle');
-  await sleep(3000);
-  const t1 = (await gw.live()).rssKiB;
-  f.tunnels = { n: TUNNELS, before: t0, after: t1, sessions: await sessions() };
-  process.stderr.write(`idle tunnels: ${JSON.stringify(f.tunnels)}\n`);
+  // Memory of TUNNELS idle tunnels opened at `url`; each arriving tunnel has its cluster's RBAC synced
+  // through it, so idle is once those syncs are over.
+  const idleTunnels = async (url: string, tag: string): Promise<{ cost: IdleTunnels; stop: () => void }> => {
+    const before = await idleRss(gw);
+    const syncs0 = await syncs();
+    const stop = await simAgents(gw, fake, certs.caPem, sims, tag, url);
+    await sleep(3000);
+    const busy = (await gw.live()).rssKiB;
+    const syncSeconds = await syncsSettled(syncs, syncs0 + TUNNELS);
+    const after = await idleRss(gw);
+    const cost = { n: TUNNELS, before, after, busy, syncs: (await syncs()) - syncs0, syncSeconds, settleSeconds: SETTLE_MS / 1000, sessions: await sessions() };
+    process.stderr.write(`idle tunnels (${tag}): ${JSON.stringify(cost)}\n`);
+    return { cost, stop };
+  };
+  const { cost, stop: stopSims } = await idleTunnels(gw.tlsBase, 'idle');
+  f.tunnels = cost;
 
   // Idle watches through those tunnels, then the same number on the dialled cluster.
   f.tunnelWatches = { n: WATCHES, ...(await watchCost(gw, sims.map((s) => s.prefix), WATCHES)) };
@@ -108,6 +147,11 @@ async function main(): Promise<void> {
   process.stderr.write(`watches dialled: ${JSON.stringify(f.dialledWatches)}\n`);
   stopSims();
   await until('light agents gone', async () => (await sessions()) === 0, 30_000);
+  // The same agents over the plain listener: what the gateway's own code keeps per tunnel, without TLS.
+  const plain = await idleTunnels(gw.base, 'plain');
+  f.plainTunnels = plain.cost;
+  plain.stop();
+  await until('plain light agents gone', async () => (await sessions()) === 0, 30_000);
   }
 
   // The real agent, as a pod runs it, for the tunnelled cluster.

@@ -10,6 +10,18 @@ interface WatchCost {
   conns: number;
 }
 
+/** RSS (KiB) idle before, 3 s after the agents connected (`busy`), and idle after their RBAC syncs and a settle. */
+export interface IdleTunnels {
+  n: number;
+  before: number;
+  after: number;
+  busy: number;
+  syncs: number;
+  syncSeconds: number;
+  settleSeconds: number;
+  sessions: number;
+}
+
 export interface Figures {
   setup: { connections: number; duration: number; rounds: number; logMiB: number; streams: number };
   /** Contender names; index 1 is the dialled cluster, 2 the tunnelled one. */
@@ -19,7 +31,9 @@ export interface Figures {
   streams: number[][];
   /** CPU ms per MiB streamed, per round per contender, by process. */
   streamCpu: Record<string, number>[][];
-  tunnels: { n: number; before: number; after: number; sessions: number };
+  tunnels: IdleTunnels;
+  /** The same light agents over the plain listener. */
+  plainTunnels: IdleTunnels;
   tunnelWatches: WatchCost;
   dialledWatches: WatchCost;
   tunnelBytes: number;
@@ -45,6 +59,7 @@ export function report(f: Figures, median: Median): string {
   const rpsRatios = f.perRound.map((r) => r[T]!.rps / (r[D]!.rps || 1));
   const streamRatios = f.streams.map((r) => r[T]! / (r[D]! || 1));
   const perTunnel = (f.tunnels.after - f.tunnels.before) / f.tunnels.n;
+  const perPlain = (f.plainTunnels.after - f.plainTunnels.before) / f.plainTunnels.n;
   const perWatch = (w: WatchCost): number => (w.after - w.before) / w.n;
   const rssGrowth = f.afterLoad.rssKiB / f.idle.rssKiB - 1;
   const heapGrowth = f.afterLoad.heapUsed / f.idle.heapUsed - 1;
@@ -74,7 +89,8 @@ export function report(f: Figures, median: Median): string {
     '|---|---|---|---|',
     `| tunnel / dialled requests/s | ${fmt(med(rpsRatios), 2)}x (rounds: ${rpsRatios.map((x) => fmt(x, 2)).join(', ')}) | ≥ 0.6x | ${met(med(rpsRatios) >= 0.6)} |`,
     `| tunnel / dialled log MiB/s | ${fmt(med(streamRatios), 2)}x (rounds: ${streamRatios.map((x) => fmt(x, 2)).join(', ')}) | ≥ 0.8x | ${met(med(streamRatios) >= 0.8)} |`,
-    `| gateway RSS per idle tunnel (${f.tunnels.n} light agents over TLS; ${f.tunnels.sessions} sessions open) | ${fmt(perTunnel, 1)} KiB (${f.tunnels.before} → ${f.tunnels.after} KiB) | ≤ 64 KiB | ${met(perTunnel <= 64 && f.tunnels.sessions === f.tunnels.n)} |`,
+    `| gateway RSS per idle tunnel (${f.tunnels.n} light agents over TLS; ${f.tunnels.sessions} sessions open; read once their ${f.tunnels.syncs} RBAC syncs had ended, ${fmt(f.tunnels.syncSeconds)} s, and ${fmt(f.tunnels.settleSeconds)} s more) | ${fmt(perTunnel, 1)} KiB (${f.tunnels.before} → ${f.tunnels.after} KiB; 3 s after connecting, syncs running: ${fmt((f.tunnels.busy - f.tunnels.before) / f.tunnels.n, 1)} KiB) | ≤ 64 KiB | ${met(perTunnel <= 64 && f.tunnels.sessions === f.tunnels.n)} |`,
+    `| the same agents over the plain listener, read after the TLS ones (no TLS; ${f.plainTunnels.sessions} sessions, ${f.plainTunnels.syncs} syncs) | ${fmt(perPlain, 1)} KiB (${f.plainTunnels.before} → ${f.plainTunnels.after} KiB): the other ${fmt(perTunnel - perPlain, 1)} KiB per tunnel is its TLS connection | none | - |`,
     `| gateway RSS per idle watch through tunnels (${f.tunnelWatches.n} watches over ${f.tunnels.n} tunnels, ${f.tunnelWatches.conns} virtual connections) | ${fmt(perWatch(f.tunnelWatches), 1)} KiB (${f.tunnelWatches.before} → ${f.tunnelWatches.after} KiB) | none (the same ${f.dialledWatches.n} watches on the dialled cluster: ${fmt(perWatch(f.dialledWatches), 1)} KiB; bench:proxy's target ≤ 16 KiB) | - |`,
     `| virtual connections after the load | up to ${f.connsAfterLoad} right after a round's requests → ${f.connsEnd}${f.drainSeconds === undefined ? ' (not back within 150 s)' : ` ${fmt(f.drainSeconds, 1)} s after the load stopped`} | back to idle (${f.idle.conns}) | ${met(connsBack)} |`,
     `| gateway RSS after the load (full GC, ${fmt(f.afterLoad.secondsAfterStop)} s after) | ${f.idle.rssKiB} → ${f.afterLoad.rssKiB} KiB (${rssGrowth >= 0 ? '+' : ''}${fmt(rssGrowth * 100, 1)}%) | idle level (+${BACK_TOLERANCE * 100}%) | ${met(rssGrowth <= BACK_TOLERANCE)} |`,

@@ -78,6 +78,12 @@ describe('RBAC grants pushed through the agent tunnel', () => {
     assert.equal(removed.errors, undefined, JSON.stringify(removed.errors));
     await waitUntil('the RoleBinding to be removed through the tunnel', () => (aliceBindings().length === 0 ? true : undefined));
     assert.ok(env.fake.requests.some((r) => r.method === 'DELETE' && r.url.startsWith('/apis/rbac.authorization.k8s.io/v1/namespaces/ns1/rolebindings/')));
+    // A sync reads the cluster's objects over one connection, not one per list (each was a TLS handshake
+    // and a virtual connection through the tunnel).
+    const before = env.fake.connectionsAccepted;
+    const resynced = await env.graphql<{ resyncClusterRbac: Status }>(env.gw.adminToken, 'mutation($c: String!) { resyncClusterRbac(clusterId: $c) { result server lastError } }', { c: CLUSTER });
+    assert.equal(resynced.data?.resyncClusterRbac.result, 'OK', JSON.stringify(resynced));
+    assert.equal(env.fake.connectionsAccepted - before, 1, 'connections the resync opened to the apiserver');
     // Each sync closes the connections it opened through the tunnel.
     const metrics = `${new URL(env.tunnelUrl('/')).origin}/metrics`;
     await waitUntil('no virtual connection left open', async () => (/^bcs_api_tunnel_connections 0$/m.test(await (await fetch(metrics)).text()) ? true : undefined));
