@@ -31,6 +31,11 @@ export class PrefetchLoader<K, V> {
     });
   }
 
+  /** A value read for the key by another query of the same request. */
+  prime(key: K, value: V): void {
+    this.settled.set(key, value);
+  }
+
   /** Forgets a key whose row a mutation changed. */
   clear(key: K): void {
     this.settled.delete(key);

@@ -11,11 +11,11 @@ export interface LeanOptions<T> {
   limit?: number;
 }
 
-function metadataOf<T extends object>(em: EntityManager, entity: EntityName<T>): EntityMetadata<T> {
+export function metadataOf<T extends object>(em: EntityManager, entity: EntityName<T>): EntityMetadata<T> {
   return em.getMetadata().get<T>(typeof entity === 'string' ? entity : (entity as { name: string }).name);
 }
 
-function columnOf<T>(meta: EntityMetadata<T>, name: string): string {
+export function columnOf<T>(meta: EntityMetadata<T>, name: string): string {
   return (meta.properties as Record<string, { fieldNames: string[] }>)[name]!.fieldNames[0]!;
 }
 
@@ -23,7 +23,12 @@ function columnOf<T>(meta: EntityMetadata<T>, name: string): string {
 async function readRows<T extends object>(em: EntityManager, meta: EntityMetadata<T>, query: Knex.QueryBuilder, fields?: readonly (keyof T & string)[]): Promise<Lean<T>[]> {
   const sql = em as SqlEntityManager;
   const raw = (await sql.getConnection('read').execute(query, [], 'all', sql.getTransactionContext())) as Record<string, unknown>[];
-  const driver = sql.getDriver();
+  return mapLean(em, meta, raw, fields);
+}
+
+/** Database rows (column names) as lean rows: property names, dates, custom types. */
+export function mapLean<T extends object>(em: EntityManager, meta: EntityMetadata<T>, raw: Record<string, unknown>[], fields?: readonly (keyof T & string)[]): Lean<T>[] {
+  const driver = em.getDriver();
   return withCustomTypes(em, meta, raw.map((r) => driver.mapResult(r as never, meta) as Record<string, unknown>), fields);
 }
 

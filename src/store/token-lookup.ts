@@ -1,17 +1,7 @@
-import type { EntityManager, EntityMetadata } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { ApiToken, User } from './entities';
-
-function columns(meta: EntityMetadata, alias: string): string[] {
-  return meta.props.filter((p) => p.fieldNames?.length && p.persist !== false).flatMap((p) => p.fieldNames.map((f) => `${alias}.${f} as ${alias}__${f}`));
-}
-
-function unprefix(row: Record<string, unknown>, alias: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const prefix = `${alias}__`;
-  for (const key in row) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = row[key];
-  return out;
-}
+import { prefixedColumns, unprefix } from './joined-rows';
 
 /**
  * The token with that digest and its user, both managed by `em` (mutations use the caller as a
@@ -48,7 +38,7 @@ function lookupSql(em: SqlEntityManager): string {
     const userMeta = metadata.get(User.name);
     text = em
       .getKnex()
-      .select([...columns(tokenMeta, 't'), ...columns(userMeta, 'u')])
+      .select([...prefixedColumns(tokenMeta, 't'), ...prefixedColumns(userMeta, 'u')])
       .from(`${tokenMeta.tableName} as t`)
       .join(`${userMeta.tableName} as u`, `u.${userMeta.primaryKeys[0]}`, `t.${tokenMeta.properties.user!.fieldNames[0]}`)
       // The digest is unique: one row at most, and no LIMIT placeholder to fill.

@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { clusterDetails, type ClusterDetail } from '../../domain/batch';
 import { createCluster, deleteCluster, getCluster, listClusters } from '../../domain/clusters';
 import { requireSuperUserField, Role } from '../auth-checker';
 import type { GraphqlContext } from '../context';
@@ -89,19 +90,32 @@ export class ClusterResolver {
 }
 
 /**
- * A super user's page reads each selected row field in one batch before the rows complete, so the row
- * resolvers answer without a promise (see PrefetchLoader). Other callers are refused those fields row
- * by row, so nothing is read for them.
+ * A super user's page reads the selected row fields before the rows complete, so the row resolvers
+ * answer without a promise (see PrefetchLoader): creator and statuses in one statement, the tunnels in
+ * another. Other callers are refused those fields row by row, so nothing is read for them. Should the
+ * joined read fail, the rows' loaders read (and fail) as they would without it.
  */
 async function prefetchRowFields(ctx: GraphqlContext, info: GraphQLResolveInfo, rows: ClusterObject[]): Promise<void> {
   if (!ctx.actor.user.isSuperUser || rows.length === 0) return;
   const fields = selectedFieldsAt(info, ['edges', 'node']);
   const ids = rows.map((row) => row.id);
   const { loaders } = ctx;
+  const wanted = new Set(DETAILS.filter((detail) => fields.has(detail) || (detail === 'credentialStatus' && fields.has('reachedVia'))));
   const loads: Promise<void>[] = [];
-  if (fields.has('creator')) loads.push(loaders.user.prefetch([...new Set(rows.flatMap((row) => (row.creatorId === null ? [] : [row.creatorId])))]));
-  if (fields.has('registerTokenStatus')) loads.push(loaders.registerTokenStatus.prefetch(ids));
-  if (fields.has('credentialStatus') || fields.has('reachedVia')) loads.push(loaders.credentialStatus.prefetch(ids));
+  if (wanted.size) {
+    const creators = new Map(rows.map((row) => [row.id, row.creatorId]));
+    const primed = clusterDetails(ctx.domain.em, ids, wanted, ctx.domain.now()).then((details) => {
+      for (const d of details) {
+        const creatorId = creators.get(d.clusterId);
+        if (d.creator !== undefined && creatorId != null) loaders.user.prime(creatorId, d.creator);
+        if (d.registerTokenStatus !== undefined) loaders.registerTokenStatus.prime(d.clusterId, d.registerTokenStatus);
+        if (d.credentialStatus !== undefined) loaders.credentialStatus.prime(d.clusterId, d.credentialStatus);
+      }
+    });
+    loads.push(primed.catch(() => undefined));
+  }
   if (fields.has('tunnel') || fields.has('reachedVia')) loads.push(loaders.tunnelStatus.prefetch(ids));
   await Promise.all(loads);
 }
+
+const DETAILS: readonly ClusterDetail[] = ['creator', 'registerTokenStatus', 'credentialStatus'];
