@@ -1,7 +1,7 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager, EntityMetadata } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { Cluster, ClusterCredential, RegisterToken, User } from './entities';
-import { prefixedColumns, unprefix } from './joined-rows';
+import { prefixedColumns, unprefixer } from './joined-rows';
 import { columnOf as column, mapLean, metadataOf, type Lean } from './lean';
 
 export type ClusterRelation = 'creator' | 'registerToken' | 'credential';
@@ -38,17 +38,18 @@ export async function findClusterRelations(em: EntityManager, clusterIds: readon
   }
   query = query.whereIn(`c.${column(cluster, 'id')}`, [...clusterIds]);
   const rows = (await sql.getConnection('read').execute(query, [], 'all', sql.getTransactionContext())) as Record<string, unknown>[];
-  // A left join that found nothing gives a row of nulls: the primary key tells.
-  const part = <T extends object>(row: Record<string, unknown>, alias: string, meta: Parameters<typeof mapLean<T>>[1], fields?: readonly (keyof T & string)[]): Lean<T> | null => {
-    const own = unprefix(row, alias);
-    return own['id'] === null || own['id'] === undefined ? null : mapLean(em, meta, [own], fields)[0]!;
-  };
-  for (const row of rows) {
-    out.set(row['c__id'] as string, {
-      creator: wanted.has('creator') ? part(row, 'u', user) : null,
-      registerToken: wanted.has('registerToken') ? part(row, 'rt', token, REGISTER_TOKEN_STATUS_FIELDS) : null,
-      credential: wanted.has('credential') ? part(row, 'cc', credential, CREDENTIAL_STATUS_FIELDS) : null,
-    });
-  }
+  const creators = wanted.has('creator') ? leanParts(em, rows, user, 'u') : [];
+  const tokens = wanted.has('registerToken') ? leanParts(em, rows, token, 'rt', REGISTER_TOKEN_STATUS_FIELDS) : [];
+  const credentials = wanted.has('credential') ? leanParts(em, rows, credential, 'cc', CREDENTIAL_STATUS_FIELDS) : [];
+  rows.forEach((row, i) => out.set(row['c__id'] as string, { creator: creators[i] ?? null, registerToken: tokens[i] ?? null, credential: credentials[i] ?? null }));
   return out;
+}
+
+/** One joined table's part of each row, mapped as a lean row; null where the left join found nothing (no primary key). */
+function leanParts<T extends object>(em: EntityManager, rows: Record<string, unknown>[], meta: EntityMetadata<T>, alias: string, fields?: readonly (keyof T & string)[]): (Lean<T> | null)[] {
+  const split = unprefixer(meta as EntityMetadata, alias, fields ? ['id', ...fields] : undefined);
+  const own = rows.map(split);
+  const mapped = mapLean(em, meta, own.filter((o) => o['id'] != null), fields);
+  let next = 0;
+  return own.map((o) => (o['id'] != null ? mapped[next++]! : null));
 }
