@@ -7,25 +7,17 @@ import { prefixedColumns, unprefixer } from './joined-rows';
  * The token with that digest and its user, both managed by `em` (mutations use the caller as a
  * relation), read in one statement. Every request authenticates: `em.findOne` with `populate` cost
  * 2.5-2.7 ms of CPU per request on the bench machine (MikroORM's query building, joined loading and
- * hydration), this about a fifth of that. The rows become entities as a find makes them.
+ * hydration), this about a fifth of that. The rows become entities through `em.map`: the entity factory
+ * alone (as `em.findOne` uses it on the driver's own mapping) left the dates of these raw rows unlike
+ * their snapshot, so the next flush rewrote the token and its user.
  */
 export async function findTokenWithUser(em: EntityManager, digest: string): Promise<ApiToken | null> {
   const sql = em as SqlEntityManager;
   const lookup = compiledLookup(sql);
   const row = (await sql.getConnection('read').execute(lookup.text, [digest], 'get')) as Record<string, unknown> | undefined;
   if (!row) return null;
-  managed(em, User, lookup.user(row));
-  return managed(em, ApiToken, lookup.token(row));
-}
-
-/**
- * A row made a managed entity the way `em.findOne` makes one (mapped, created in the identity map with
- * its snapshot), without `em.map`'s merge checks and cascade: a fifth of an authenticated request's CPU
- * time went to `em.map` on MariaDB, a third of that to what a find never does.
- */
-function managed<T extends object>(em: EntityManager, entity: new () => T, row: Record<string, unknown>): T {
-  const data = em.getDriver().mapResult(row as never, em.getMetadata().get<T>(entity.name)) as Record<string, unknown>;
-  return em.getEntityFactory().create<T>(entity, data as never, { merge: true, convertCustomTypes: true });
+  em.map(User, lookup.user(row));
+  return em.map(ApiToken, lookup.token(row));
 }
 
 interface Lookup {
