@@ -6,6 +6,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MySqlDriver } from '@mikro-orm/mysql';
 import type { DatabaseConfig } from '../config/config';
 import { ENTITIES } from './entities';
+import { reusePreparedStatements } from './sqlite-statements';
 
 /** Repository root, whether running from src (ts) or dist/src (compiled). */
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
@@ -56,7 +57,13 @@ export function ormOptions(db: DatabaseConfig, opts: StoreOptions = {}): Options
   };
   if (db.dialect === 'sqlite') {
     if (db.path !== ':memory:') fs.mkdirSync(path.dirname(db.path), { recursive: true });
-    return { ...common, driver: BetterSqliteDriver, dbName: db.path };
+    const pool = {
+      afterCreate: (connection: Parameters<typeof reusePreparedStatements>[0], done: (err: Error | null, connection: unknown) => void) => {
+        reusePreparedStatements(connection);
+        done(null, connection);
+      },
+    };
+    return { ...common, driver: BetterSqliteDriver, dbName: db.path, pool };
   }
   const { host, port, user, password, dbName } = db.target;
   return {
