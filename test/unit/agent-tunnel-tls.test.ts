@@ -118,9 +118,13 @@ describe('bcs-api agent: TLS to the apiserver ended by the agent', { timeout: 60
     assert.match(body, /^HTTP\/1\.1 200 OK\r\n/);
     assert.ok(body.endsWith('a'.repeat(100)) && body.length > BODY_BYTES, `plaintext relayed (${body.length} bytes)`);
     assert.equal(msgs.at(-1)!.payload.toString(), 'EOF');
-    // Full frames carry exactly one full read, so each fills whole outer TLS records.
-    const full = msgs.filter((m) => m.type === MessageType.Data && m.payload.length === READ_BYTES).length;
-    assert.ok(full >= Math.floor(BODY_BYTES / READ_BYTES) - 1, `full frames: ${full} of ${msgs.length}`);
+    // Frames gather the 16 KiB TLS records decrypted together, up to one full read: far fewer frames than
+    // records. How many records one loop turn decrypts depends on the machine's load, so the count of
+    // exactly full frames is not asserted (a busy CI run had 14 of 22).
+    const records = Math.ceil(BODY_BYTES / 16_384);
+    const dataFrames = msgs.filter((m) => m.type === MessageType.Data && m.payload.length > 0);
+    assert.ok(dataFrames.length <= records / 2, `${dataFrames.length} Data frames for ${records} TLS records`);
+    assert.ok(dataFrames.some((m) => m.payload.length === READ_BYTES), 'at least one full frame');
     assert.ok(msgs.every((m) => m.payload.length <= READ_BYTES));
     assert.match(requests.at(-1)!, /secret-marker/);
     assert.ok(!Buffer.concat(onTheWire).includes('secret-marker'), 'the request crossed the network encrypted');
