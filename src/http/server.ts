@@ -4,11 +4,13 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type tls from 'node:tls';
 import type { Config, ListenerConfig } from '../config/config';
 import type { Logger } from '../log';
 import { headerViolation, refuseHeaders, refuseUpgradeHeaders } from './header-rules';
 import { pathOf } from './request-path';
 import { sendJson } from './respond';
+import { releaseAlpnCopy, startTlsAfterHello } from './tls-memory';
 import type { Mount, RequestInfo } from './types';
 
 /** The plain listener is an http.Server; the TLS one serves HTTP/2 and HTTP/1.1 (ALPN) from one http2 server. */
@@ -136,11 +138,13 @@ function createTlsServer(config: NonNullable<Config['tls']>, mounts: Mount[], lo
     requestListener(mounts, logger, true) as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
   server.on('upgrade', upgradeListener(mounts, logger, true));
+  startTlsAfterHello(server);
   const fallback = server as unknown as http.Server;
   fallback.headersTimeout = 20_000;
   fallback.requestTimeout = 120_000;
   fallback.keepAliveTimeout = 65_000;
-  server.on('secureConnection', (socket: Socket) => {
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    releaseAlpnCopy(socket);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

@@ -10,8 +10,9 @@
  * (log bodies per path per round, 2), BENCH_TUNNELS (200), BENCH_WATCHES (1000); BENCH_GATEWAY_NODE_ARGS
  * and BENCH_AGENT_NODE_ARGS (e.g. --cpu-prof) as in bench:proxy. BENCH_ONLY=stream runs only the log
  * streaming, dialled and tunnelled taking turns, and prints the ratio of the medians with CPU and the
- * gateway's garbage collections per MiB (see stream-only.ts). An idle reading is a full collection,
- * BENCH_SETTLE_SECONDS (12) of quiet, and another collection.
+ * gateway's garbage collections per MiB (see stream-only.ts). BENCH_ONLY=idle runs only the idle-tunnel
+ * readings (over TLS, then over plain http) and prints them; each reading's heap figures go to stderr.
+ * An idle reading is a full collection, BENCH_SETTLE_SECONDS (12) of quiet, and another collection.
  * Progress goes to stderr, the table to stdout.
  */
 import fs from 'node:fs';
@@ -39,6 +40,7 @@ const DIST = path.resolve(__dirname, '../..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bcs-tbench-'));
 const LOG_BYTES = Math.ceil((LOG_MIB * 1024 * 1024) / 100) * 100;
 const STREAM_ONLY = process.env.BENCH_ONLY === 'stream';
+const IDLE_ONLY = process.env.BENCH_ONLY === 'idle';
 /** Quiet time between the collection that frees what dead objects held and an idle reading. */
 const SETTLE_MS = env('BENCH_SETTLE_SECONDS', 12) * 1000;
 
@@ -68,7 +70,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
 async function idleRss(gw: BenchGateway): Promise<number> {
   await gw.live();
   await sleep(SETTLE_MS);
-  return (await gw.live()).rssKiB;
+  const live = await gw.live();
+  process.stderr.write(`idle reading: ${JSON.stringify(live)}\n`);
+  return live.rssKiB;
 }
 
 /** Waits until at least `n` RBAC syncs have run and no more are starting; returns the seconds it took. */
@@ -140,11 +144,13 @@ async function main(): Promise<void> {
   const { cost, stop: stopSims } = await idleTunnels(gw.tlsBase, 'idle');
   f.tunnels = cost;
 
-  // Idle watches through those tunnels, then the same number on the dialled cluster.
-  f.tunnelWatches = { n: WATCHES, ...(await watchCost(gw, sims.map((s) => s.prefix), WATCHES)) };
-  process.stderr.write(`watches through tunnels: ${JSON.stringify(f.tunnelWatches)}\n`);
-  f.dialledWatches = { n: WATCHES, ...(await watchCost(gw, [dialled.prefix], WATCHES)) };
-  process.stderr.write(`watches dialled: ${JSON.stringify(f.dialledWatches)}\n`);
+  if (!IDLE_ONLY) {
+    // Idle watches through those tunnels, then the same number on the dialled cluster.
+    f.tunnelWatches = { n: WATCHES, ...(await watchCost(gw, sims.map((s) => s.prefix), WATCHES)) };
+    process.stderr.write(`watches through tunnels: ${JSON.stringify(f.tunnelWatches)}\n`);
+    f.dialledWatches = { n: WATCHES, ...(await watchCost(gw, [dialled.prefix], WATCHES)) };
+    process.stderr.write(`watches dialled: ${JSON.stringify(f.dialledWatches)}\n`);
+  }
   stopSims();
   await until('light agents gone', async () => (await sessions()) === 0, 30_000);
   // The same agents over the plain listener: what the gateway's own code keeps per tunnel, without TLS.
@@ -152,6 +158,11 @@ async function main(): Promise<void> {
   f.plainTunnels = plain.cost;
   plain.stop();
   await until('plain light agents gone', async () => (await sessions()) === 0, 30_000);
+  if (IDLE_ONLY) {
+    const per = (c: IdleTunnels): string => ((c.after - c.before) / c.n).toFixed(1);
+    process.stdout.write(`gateway RSS per idle tunnel (${TUNNELS} light agents): over TLS ${per(cost)} KiB, over plain http ${per(plain.cost)} KiB\n`);
+    return;
+  }
   }
 
   // The real agent, as a pod runs it, for the tunnelled cluster.

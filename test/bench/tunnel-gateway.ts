@@ -25,7 +25,7 @@ export interface BenchGateway {
   /** Sum of a metric's samples on /metrics (0 when absent). */
   metric(name: string): Promise<number>;
   /** Resident memory (KiB), V8 heap used and memory held outside the heap (bytes) once a full collection has run. */
-  live(): Promise<{ rssKiB: number; heapUsed: number; external: number }>;
+  live(): Promise<{ rssKiB: number; heapUsed: number; heapTotal: number; external: number }>;
   /** After a full collection: the kernel's split of RSS, `process.memoryUsage()` and the process's active handles by kind. */
   memory(): Promise<MemoryDetail>;
   stop(): void;
@@ -90,7 +90,7 @@ export async function startGateway(work: string, dist: string, maxInflight: numb
     async live() {
       await collectGarbage(pid, log);
       await sleep(500);
-      return { rssKiB: rssKiB(pid), heapUsed: await metric('nodejs_heap_size_used_bytes'), external: await metric('nodejs_external_memory_bytes') };
+      return { rssKiB: rssKiB(pid), heapUsed: await metric('nodejs_heap_size_used_bytes'), heapTotal: await metric('nodejs_heap_size_total_bytes'), external: await metric('nodejs_external_memory_bytes') };
     },
     async memory() {
       await collectGarbage(pid, log);
