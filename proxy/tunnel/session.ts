@@ -217,7 +217,9 @@ export class TunnelSession<P extends DialTarget = TunnelParams> implements Virtu
       this.ws.terminate();
       return;
     }
-    if (this.stalled.size) {
+    // While frames wait for the agent, a ping would queue behind them and its pong come late: the write
+    // deadline above judges an agent that has stopped reading, so silence is not held against it here.
+    if (this.stalled.size || queued > 0) {
       this.lastHeard = Date.now();
       return;
     }
